@@ -1,0 +1,34 @@
+// The details panel of a conversation: toggled from the header, remembered per browser.
+(function () {
+  var KEY = "inbox.details";
+  var narrow = window.matchMedia("(max-width: 860px)");
+
+  function apply(root, open) {
+    root.dataset.details = open ? "open" : "closed";
+    document.querySelectorAll("#details-toggle").forEach(function (button) {
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var root = document.getElementById("conversation");
+    if (!root) return;
+    // On a phone the panel covers the thread, so it starts closed there.
+    var stored = localStorage.getItem(KEY);
+    apply(root, narrow.matches ? false : stored !== "closed");
+    document.addEventListener("click", function (event) {
+      if (!event.target.closest("[data-toggle-details]")) return;
+      var open = root.dataset.details !== "open";
+      apply(root, open);
+      if (!narrow.matches) localStorage.setItem(KEY, open ? "open" : "closed");
+    });
+  });
+
+  // An expired session answers htmx with 401 + HX-Redirect; htmx follows the redirect itself.
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status === 400 && event.detail.target) {
+      event.detail.target.insertAdjacentHTML("afterbegin", xhr.responseText);
+    }
+  });
+})();

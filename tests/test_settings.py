@@ -1,0 +1,41 @@
+"""Workspace settings and the integrations page."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from webapp.models import Workspace, WorkspaceAddress
+
+
+def test_admin_saves_name_timezone_and_own_addresses(admin_client, db):
+    response = admin_client.post(
+        "/settings/workspace",
+        {"name": "Acme Support", "timezone": "Europe/Paris", "addresses": "Support@Acme.test\n@acme.io, acme.io"},
+    )
+    assert response.status_code == 302
+    with db() as s:
+        ws = s.exec(select(Workspace)).one()
+        values = s.exec(select(WorkspaceAddress.value).order_by(WorkspaceAddress.value)).all()
+    assert (ws.name, ws.timezone) == ("Acme Support", "Europe/Paris")
+    assert values == ["acme.io", "support@acme.test"]
+
+
+def test_bad_settings_are_refused_and_nothing_changes(admin_client, db):
+    for data, message in (
+        ({"name": "Acme", "timezone": "Mars/Olympus", "addresses": ""}, "not a known time zone"),
+        ({"name": "Acme", "timezone": "UTC", "addresses": "not a domain!"}, "neither an email"),
+        ({"name": "", "timezone": "UTC", "addresses": ""}, "needs a name"),
+    ):
+        response = admin_client.post("/settings/workspace", data)
+        assert response.status_code == 422
+        assert message in response.get_data(as_text=True)
+    with db() as s:
+        assert s.exec(select(Workspace.timezone)).one() == "UTC"
+        assert s.exec(select(WorkspaceAddress)).all() == []
+
+
+def test_integrations_page_has_a_salesforce_tile_with_the_callback_url(admin_client, app):
+    page = admin_client.get("/settings/integrations").get_data(as_text=True)
+    assert 'id="tile-salesforce"' in page and "Not connected" in page
+    salesforce = admin_client.get("/settings/integrations/salesforce").get_data(as_text=True)
+    assert app.config["PUBLIC_BASE_URL"] + "/oauth/salesforce/callback" in salesforce

@@ -1,0 +1,110 @@
+"""Commands under `flask --app wsgi …`. Each prints a clear error and exits non-zero on bad input."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from webapp import migrations
+from webapp.db import get_engine, session_scope
+
+
+def register_commands(app: Flask) -> None:
+    for command in (init_db, create_user_command, seed_demo_command, demo):
+        app.cli.add_command(command)
+    try:  # TEMP until the emulator lands
+        from webapp.emulator.cli import salesforce_emulator
+        app.cli.add_command(salesforce_emulator)
+    except ImportError:
+        pass
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db() -> None:
+    """Create the database or bring an older one to the latest schema."""
+    engine = get_engine()
+    before = migrations.current_revision(engine)
+    migrations.upgrade(engine)
+    after = migrations.current_revision(engine)
+    if before == after:
+        click.echo(f"Database is up to date (revision {after}).")
+    else:
+        click.echo(f"Database upgraded from {before or 'empty'} to {after}.")
+
+
+@click.command("create-user")
+@with_appcontext
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "member"]), required=True)
+@click.option("--workspace", "workspace_name", required=True, help="Created when it does not exist.")
+@click.option("--name", default="", help="Display name.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for when not given.",
+)
+def create_user_command(email: str, role: str, workspace_name: str, name: str, password: str) -> None:
+    """Create a user in a workspace."""
+    from webapp.auth.services import AccountError, create_user, get_or_create_workspace
+
+    try:
+        with session_scope(get_engine()) as session:
+            workspace, created = get_or_create_workspace(session, workspace_name)
+            user = create_user(
+                session, email=email, password=password, role=role, workspace=workspace, name=name
+            )
+            email = user.email
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    note = " (new workspace)" if created else ""
+    click.echo(f"Created {role} {email} in workspace “{workspace_name}”{note}.")
+
+
+@click.command("seed-demo")
+@with_appcontext
+@click.option("--seed", default=7, show_default=True, help="Random seed; same seed, same data.")
+def seed_demo_command(seed: int) -> None:
+    """Seed the demo workspace (idempotent) and print its logins."""
+    _seed_and_report(seed)
+
+
+def _seed_and_report(seed: int) -> None:
+    from webapp.demo.seed import seed_demo
+
+    with session_scope(get_engine()) as session:
+        report = seed_demo(session, seed=seed)
+    state = "Seeded" if report.created else "Already seeded"
+    click.echo(
+        f"{state} workspace “{report.workspace}”: {report.contacts} contacts, "
+        f"{report.conversations} conversations, {report.messages} messages, {report.deals} deals."
+    )
+    for role, email, password in report.logins:
+        click.echo(f"  {role:<7} {email}  password: {password}")
+
+
+@click.command("demo")
+@with_appcontext
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--emulator-port", default=5001, show_default=True, type=int)
+def demo(host: str, port: int, emulator_port: int) -> None:
+    """Migrate, seed the demo, start the Salesforce emulator and serve the app."""
+    from werkzeug.serving import run_simple
+
+    from webapp.emulator import EmulatorOptions
+    from webapp.emulator.server import serve_in_thread
+
+    app = current_app._get_current_object()
+    migrations.upgrade(get_engine())
+    _seed_and_report(seed=7)
+    emulator = serve_in_thread(EmulatorOptions(), host=host, port=emulator_port)
+    click.echo(f"Salesforce emulator: {emulator.url}")
+    click.echo(f"Inbox:               http://{host}:{port}/  (Ctrl+C stops both)")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        emulator.stop()

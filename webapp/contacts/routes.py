@@ -1,0 +1,31 @@
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user, login_required
+
+from webapp.contacts import services
+from webapp.db import get_session
+from webapp.htmx import is_htmx
+from webapp.inbox.services import NotFound
+from webapp.listing import parse_page
+
+bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+
+
+@bp.get("")
+@login_required
+def index():
+    query = request.args.get("q", "")[:200]
+    page = services.list_contacts(
+        get_session(), current_user.workspace_id, query=query, page=parse_page(request.args.get("page"))
+    )
+    template = "partials/contacts/_list.html" if is_htmx() else "contacts/index.html"
+    return render_template(template, page=page, query=query)
+
+
+@bp.get("/<int:contact_id>")
+@login_required
+def detail(contact_id: int):
+    try:
+        detail = services.contact_detail(get_session(), current_user.workspace_id, contact_id)
+    except NotFound:
+        abort(404)
+    return render_template("contacts/detail.html", detail=detail)

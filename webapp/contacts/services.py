@@ -1,0 +1,58 @@
+"""Listing and reading contacts, scoped to one workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from webapp.inbox.services import NotFound
+from webapp.listing import Page, contains_any, paginate
+from webapp.models import Contact, Conversation, Deal
+
+
+@dataclass
+class ContactDetail:
+    contact: Contact
+    conversations: list[Conversation]
+    deals: list[Deal]
+
+
+def list_contacts(session: Session, workspace_id: int, *, query: str, page: int) -> Page:
+    conversations = (
+        select(Conversation.contact_id, func.count().label("n"), func.max(Conversation.last_activity_at).label("last"))
+        .where(Conversation.workspace_id == workspace_id)
+        .group_by(Conversation.contact_id)
+        .subquery()
+    )
+    stmt = (
+        select(Contact, func.coalesce(conversations.c.n, 0), conversations.c.last)
+        .outerjoin(conversations, conversations.c.contact_id == Contact.id)
+        .where(Contact.workspace_id == workspace_id)
+        .order_by(func.lower(Contact.name), Contact.id)
+    )
+    if query.strip():
+        stmt = stmt.where(contains_any([Contact.name, Contact.email, Contact.company], query))
+    return paginate(session, stmt, page)
+
+
+def get_contact(session: Session, workspace_id: int, contact_id: int) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.workspace_id != workspace_id:
+        raise NotFound(contact_id)
+    return contact
+
+
+def contact_detail(session: Session, workspace_id: int, contact_id: int) -> ContactDetail:
+    contact = get_contact(session, workspace_id, contact_id)
+    conversations = session.execute(
+        select(Conversation)
+        .where(Conversation.contact_id == contact.id)
+        .order_by(Conversation.last_activity_at.desc())
+        .limit(50)
+    ).scalars()
+    deals = session.execute(
+        select(Deal).where(Deal.contact_id == contact.id).order_by(Deal.updated_at.desc())
+    ).scalars()
+    return ContactDetail(contact=contact, conversations=list(conversations), deals=list(deals))

@@ -1,0 +1,79 @@
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from webapp.db import get_session
+from webapp.deals import services
+from webapp.deals.forms import DealForm
+from webapp.htmx import is_htmx
+from webapp.inbox.services import NotFound
+from webapp.listing import parse_page
+
+bp = Blueprint("deals", __name__, url_prefix="/deals")
+
+
+def _input(form: DealForm) -> services.DealInput:
+    return services.DealInput(
+        name=form.name.data or "",
+        amount=form.amount.data,
+        currency=form.currency.data,
+        stage=form.stage.data,
+        close_date=form.close_date.data,
+        contact_email=form.contact_email.data,
+    )
+
+
+@bp.get("")
+@login_required
+def index():
+    query = request.args.get("q", "")[:200]
+    stage = request.args.get("stage", "")
+    page = services.list_deals(
+        get_session(),
+        current_user.workspace_id,
+        query=query,
+        stage=stage,
+        page=parse_page(request.args.get("page")),
+    )
+    template = "partials/deals/_list.html" if is_htmx() else "deals/index.html"
+    return render_template(template, page=page, query=query, stage=stage)
+
+
+def _save(form: DealForm, deal=None):
+    """Shared by create and edit: validate, save, or re-render the form with its errors."""
+    session = get_session()
+    if form.validate_on_submit():
+        try:
+            saved = services.save_deal(session, current_user.workspace_id, _input(form), deal)
+        except services.DealError as exc:
+            session.rollback()
+            getattr(form, exc.field).errors.append(str(exc))
+        else:
+            session.commit()
+            flash(f"Deal “{saved.name}” saved.", "success")
+            return redirect(url_for("deals.index"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("deals/form.html", form=form, deal=deal), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    form = DealForm()
+    if request.method == "GET" and request.args.get("contact_email"):
+        form.contact_email.data = request.args["contact_email"][:254]
+    return _save(form)
+
+
+@bp.route("/<int:deal_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(deal_id: int):
+    session = get_session()
+    try:
+        deal = services.get_deal(session, current_user.workspace_id, deal_id)
+    except NotFound:
+        abort(404)
+    form = DealForm(obj=deal)
+    if request.method == "GET":
+        form.amount.data = "" if deal.amount is None else str(deal.amount)
+        form.contact_email.data = services.contact_email_of(session, deal)
+    return _save(form, deal)

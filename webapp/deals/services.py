@@ -1,0 +1,114 @@
+"""Creating, editing and listing deals, scoped to one workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from webapp.addresses import InvalidAddress, normalize_email
+from webapp.clock import utcnow
+from webapp.inbox.services import NotFound
+from webapp.listing import Page, contains_any, paginate
+from webapp.models import DEAL_STAGES, Contact, Deal
+from webapp.money import MoneyError, check_currency, to_minor
+
+
+class DealError(ValueError):
+    """Invalid deal input: ``field`` names the form field at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class DealInput:
+    name: str
+    amount: str | None
+    currency: str
+    stage: str
+    close_date: date | None
+    contact_email: str | None
+
+
+def list_deals(session: Session, workspace_id: int, *, query: str, stage: str, page: int) -> Page:
+    stmt = (
+        select(Deal, Contact)
+        .outerjoin(Contact, Contact.id == Deal.contact_id)
+        .where(Deal.workspace_id == workspace_id)
+        .order_by(Deal.updated_at.desc(), Deal.id.desc())
+    )
+    if stage in DEAL_STAGES:
+        stmt = stmt.where(Deal.stage == stage)
+    if query.strip():
+        stmt = stmt.where(contains_any([Deal.name, Contact.name, Contact.email], query))
+    return paginate(session, stmt, page)
+
+
+def get_deal(session: Session, workspace_id: int, deal_id: int) -> Deal:
+    deal = session.get(Deal, deal_id)
+    if deal is None or deal.workspace_id != workspace_id:
+        raise NotFound(deal_id)
+    return deal
+
+
+def contact_email_of(session: Session, deal: Deal) -> str:
+    if deal.contact_id is None:
+        return ""
+    return session.execute(select(Contact.email).where(Contact.id == deal.contact_id)).scalar() or ""
+
+
+def _resolve_contact(session: Session, workspace_id: int, email: str | None) -> int | None:
+    if not (email or "").strip():
+        return None
+    try:
+        normalized = normalize_email(email)
+    except InvalidAddress as exc:
+        raise DealError("contact_email", str(exc)) from exc
+    contact_id = session.execute(
+        select(Contact.id).where(
+            Contact.workspace_id == workspace_id, Contact.email_normalized == normalized
+        )
+    ).scalar()
+    if contact_id is None:
+        raise DealError("contact_email", f"No contact in this workspace has the email {normalized}.")
+    return contact_id
+
+
+def save_deal(session: Session, workspace_id: int, data: DealInput, deal: Deal | None = None) -> Deal:
+    """Validate ``data`` completely before touching ``deal``, so a bad form changes nothing."""
+    name = (data.name or "").strip()
+    if not name:
+        raise DealError("name", "A deal needs a name.")
+    if data.stage not in DEAL_STAGES:
+        raise DealError("stage", "Choose one of the listed stages.")
+    try:
+        currency = check_currency(data.currency)
+        amount_minor = to_minor(data.amount, currency) if (data.amount or "").strip() else None
+    except MoneyError as exc:
+        raise DealError("amount", str(exc)) from exc
+    if amount_minor is not None and amount_minor < 0:
+        raise DealError("amount", "The amount cannot be negative.")
+    contact_id = _resolve_contact(session, workspace_id, data.contact_email)
+
+    deal = deal or Deal(workspace_id=workspace_id, name=name)
+    deal.name = name[:120]
+    deal.amount_minor = amount_minor
+    deal.currency = currency
+    deal.stage = data.stage
+    deal.close_date = data.close_date
+    deal.contact_id = contact_id
+    deal.updated_at = utcnow()
+    session.add(deal)
+    session.flush()
+    return deal
+
+
+def pipeline_totals(session: Session, workspace_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(Deal.stage, func.count()).where(Deal.workspace_id == workspace_id).group_by(Deal.stage)
+    ).all()
+    return {stage: n for stage, n in rows}

@@ -1,0 +1,1 @@
+"""The demo workspace: deterministic seed data for trying the product."""

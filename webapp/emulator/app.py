@@ -1,0 +1,214 @@
+"""The emulator's WSGI app, its in-memory state (`app.emulator`) and the admin endpoints."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from . import org
+from .cursors import Cursors
+from .errors import ApiError, OAuthError
+from .faults import EDGE_502_PAGE, CallLog, Faults
+from .oauth import Tokens
+from .options import LATEST_VERSION, OLDEST_VERSION, EmulatorOptions
+from .rest import VersionConverter, json_response
+from .schema import build_schema
+from .soql import SoqlError
+from .store import Store
+
+ADMIN_PREFIX = "/_emulator"
+
+
+def release_label(version: str) -> str:
+    """'Summer '14' for 31.0: three releases a year since then."""
+    k = int(float(version)) - 31
+    season = ("Summer", "Winter", "Spring")[k % 3]
+    year = 14 + k // 3 if season == "Summer" else 15 + k // 3
+    return f"{season} '{year:02d}"
+
+
+class Emulator:
+    """Everything one emulated org holds; reachable in-process as `app.emulator`."""
+
+    def __init__(self, options: EmulatorOptions):
+        self.options = options
+        self.lock = threading.RLock()
+        self.started = datetime.now(UTC).replace(microsecond=0)
+        self.org_id = org.ORG_ID
+        data = org.generate_org(options.seed, options.accounts, options.contacts,
+                                options.opportunities, options.multi_currency,
+                                admin_username=options.username)
+        self.user_id = data["User"][0]["Id"]
+        self.store = Store(build_schema(options.multi_currency), data, self.user_id)
+        self.tokens = Tokens()
+        self.cursors = Cursors(options.max_cursors)
+        self.faults = Faults(latency_ms=options.latency_ms, fail_after=options.fail_after,
+                             unavailable=options.unavailable, edge_502=options.edge_502,
+                             lock_rows=options.lock_rows)
+        self.calls = CallLog()
+        self.api_used = 0
+        first, last = int(float(OLDEST_VERSION)), int(float(LATEST_VERSION))
+        self.versions = {f"{v}.0": release_label(f"{v}.0") for v in range(first, last + 1)}
+
+    def expire_sessions(self) -> None:
+        """Every access token stops working (clients must refresh)."""
+        with self.lock:
+            self.tokens.expire_sessions()
+
+    def revoke_refresh_tokens(self) -> None:
+        """Every refresh token stops working (clients must reconnect)."""
+        with self.lock:
+            self.tokens.revoke_refresh_tokens()
+
+    def set_faults(self, **values) -> None:
+        with self.lock:
+            self.faults.update(**values)
+
+    def reset(self) -> None:
+        """Clear faults, call counts and API usage (the org's data stays as it is)."""
+        with self.lock:
+            self.faults.reset()
+            self.calls.reset()
+            self.api_used = 0
+
+    def state(self) -> dict:
+        opts = self.options
+        return {"faults": self.faults.as_dict(), "calls": self.calls.snapshot(),
+                "api_usage": {"used": self.api_used, "max": opts.api_daily_limit},
+                "options": {"client_id": opts.client_id, "username": opts.username,
+                            "redirect_uris": opts.redirect_uris, "seed": opts.seed,
+                            "accounts": opts.accounts, "contacts": opts.contacts,
+                            "opportunities": opts.opportunities,
+                            "multi_currency": opts.multi_currency,
+                            "session_seconds": opts.session_seconds,
+                            "rotate_refresh_tokens": opts.rotate_refresh_tokens}}
+
+
+class _Serialized:
+    """WSGI middleware: latency before the call (so slow calls overlap), then one call at a
+    time against the in-memory org."""
+
+    def __init__(self, wsgi_app, emulator: Emulator):
+        self.wsgi_app = wsgi_app
+        self.emulator = emulator
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "").startswith(("/services/", "/id/")):
+            delay = self.emulator.faults.latency_ms
+            if delay > 0:
+                time.sleep(delay / 1000)
+        with self.emulator.lock:
+            return list(self.wsgi_app(environ, start_response))
+
+
+admin = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
+
+
+@admin.get("/state")
+def admin_state():
+    return json_response(current_app.emulator.state())
+
+
+@admin.post("/faults")
+def admin_faults():
+    try:
+        current_app.emulator.set_faults(**(request.get_json(force=True, silent=True) or {}))
+    except (TypeError, ValueError) as exc:
+        return json_response({"error": str(exc)}, 400)
+    return json_response(current_app.emulator.faults.as_dict())
+
+
+@admin.post("/expire-sessions")
+def admin_expire_sessions():
+    current_app.emulator.expire_sessions()
+    return Response(status=204)
+
+
+@admin.post("/revoke-refresh-tokens")
+def admin_revoke_refresh_tokens():
+    current_app.emulator.revoke_refresh_tokens()
+    return Response(status=204)
+
+
+@admin.get("/calls")
+def admin_calls():
+    return json_response(current_app.emulator.calls.snapshot())
+
+
+@admin.post("/reset")
+def admin_reset():
+    current_app.emulator.reset()
+    return Response(status=204)
+
+
+def _count_and_inject_faults():
+    """Count the call, then answer it with an injected failure when one is due."""
+    if not request.path.startswith(("/services/", "/id/")):
+        return None
+    em = current_app.emulator
+    em.calls.record((request.endpoint or "unknown").rpartition(".")[2])
+    if em.faults.take("edge_502"):
+        return Response(EDGE_502_PAGE, 502, mimetype="text/html")
+    if em.faults.take("unavailable"):
+        # Salesforce answers 503 when the instance is down for maintenance or overloaded.
+        return json_response([{"message": "Server temporarily unavailable",
+                               "errorCode": "SERVER_UNAVAILABLE"}], 503)
+    return None
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        headers = {"WWW-Authenticate": "Token"} if exc.error_code == "INVALID_SESSION_ID" else None
+        return json_response(exc.body(), exc.status, headers)
+
+    @app.errorhandler(SoqlError)
+    def soql_error(exc: SoqlError):
+        return json_response([{"message": exc.message, "errorCode": exc.error_code}], 400)
+
+    @app.errorhandler(OAuthError)
+    def oauth_error(exc: OAuthError):
+        return json_response(exc.body(), exc.status)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code == 405:
+            allowed = ",".join(m for m in exc.valid_methods or [] if m not in ("HEAD", "OPTIONS"))
+            return json_response([{"message": f"HTTP Method '{request.method}' not allowed. "
+                                   f"Allowed are {allowed}", "errorCode": "METHOD_NOT_ALLOWED"}],
+                                 405, {"Allow": allowed})
+        if exc.code == 404:
+            return json_response([{"message": "The requested resource does not exist",
+                                   "errorCode": "NOT_FOUND"}], 404)
+        return json_response([{"message": exc.description or exc.name,
+                               "errorCode": exc.name.upper().replace(" ", "_")}], exc.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("emulator error")
+        return json_response([{"message": "An unexpected error occurred. Please include this "
+                               "ErrorId if you contact support: 1386112344-31044 (-1453047046)",
+                               "errorCode": "UNKNOWN_EXCEPTION"}], 500)
+
+
+def create_emulator_app(options: EmulatorOptions | None = None) -> Flask:
+    """A WSGI app emulating one Salesforce org; its state is `app.emulator` (an Emulator)."""
+    from . import composite, oauth, rest  # noqa: F401  (composite registers on rest.bp)
+
+    options = options or EmulatorOptions()
+    app = Flask(__name__, template_folder="templates")
+    app.url_map.strict_slashes = False
+    app.url_map.converters["version"] = VersionConverter
+    app.json.sort_keys = False
+    app.emulator = Emulator(options)
+    app.before_request(_count_and_inject_faults)
+    app.register_blueprint(oauth.bp)
+    app.register_blueprint(rest.bp)
+    app.register_blueprint(admin)
+    _register_error_handlers(app)
+    app.wsgi_app = _Serialized(app.wsgi_app, app.emulator)
+    return app

@@ -1,0 +1,386 @@
+"""The in-memory org: one table per sObject, with indexes, and the write rules.
+
+Each table keeps its records in creation order, a dict by Id, hash indexes on lookup and
+external-id fields, and a list sorted by (SystemModstamp, Id) so that incremental-sync queries
+slice instead of scanning. Deletes are soft (IsDeleted) so queryAll and getDeleted see them.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, insort
+from datetime import UTC, date, datetime
+
+from . import org
+from .errors import ApiError
+from .schema import ID_TYPES, NUMBER_TYPES, STRING_TYPES, Field, SObject
+
+_ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
+_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?$")
+_AUTO_INDEX_SKIP = {"OwnerId", "CreatedById", "LastModifiedById"}
+_HISTORY_FIELDS = ("StageName", "Amount", "CloseDate", "Probability")
+
+
+def normalize_id(value: str) -> str | None:
+    """The 18-char form of a 15- or 18-char id, or None when it is not an id at all."""
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        return None
+    return value[:15] + org.id_suffix(value[:15])
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def parse_datetime(text: str) -> datetime | None:
+    if not isinstance(text, str) or not _DATETIME_RE.match(text.strip()):
+        return None
+    text = text.strip().replace("Z", "+00:00")
+    if re.search(r"[+-]\d{4}$", text):
+        text = text[:-2] + ":" + text[-2:]
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+class Table:
+    def __init__(self, sobject: SObject, records: list[dict]):
+        self.sobject = sobject
+        self.records: list[dict] = []
+        self.by_id: dict[str, dict] = {}
+        self.seq: dict[str, int] = {}
+        self.stamp_keys: list[tuple] = []
+        self.stamp_recs: list[dict] = []
+        self.index_fields = [f.name for f in sobject.fields if f.name != "Id" and (
+            f.external_id or f.id_lookup or (f.type == "reference"
+                                             and f.name not in _AUTO_INDEX_SKIP))]
+        self.indexes: dict[str, dict] = {name: {} for name in self.index_fields}
+        self.next_number = len(records) + 1
+        for record in records:
+            self._add(record)
+        pairs = sorted(zip(((r["SystemModstamp"], r["Id"]) for r in self.records), self.records))
+        self.stamp_keys = [k for k, _ in pairs]
+        self.stamp_recs = [r for _, r in pairs]
+
+    @staticmethod
+    def index_key(value):
+        return value.lower() if isinstance(value, str) else value
+
+    def _add(self, record: dict) -> None:
+        self.seq[record["Id"]] = len(self.records)
+        self.records.append(record)
+        self.by_id[record["Id"]] = record
+        for name in self.index_fields:
+            value = record.get(name)
+            if value is not None:
+                self.indexes[name].setdefault(self.index_key(value), []).append(record)
+
+    def insert(self, record: dict) -> None:
+        self._add(record)
+        key = (record["SystemModstamp"], record["Id"])
+        pos = bisect_left(self.stamp_keys, key)
+        self.stamp_keys.insert(pos, key)
+        self.stamp_recs.insert(pos, record)
+
+    def change(self, record: dict, values: dict) -> None:
+        """Apply `values` to a stored record, keeping every index current."""
+        for name in self.index_fields:
+            if name in values and values[name] != record.get(name):
+                if record.get(name) is not None:
+                    bucket = self.indexes[name][self.index_key(record[name])]
+                    bucket.remove(record)
+                    if not bucket:
+                        del self.indexes[name][self.index_key(record[name])]
+                if values[name] is not None:
+                    self.indexes[name].setdefault(self.index_key(values[name]), []).append(record)
+        if "SystemModstamp" in values and values["SystemModstamp"] != record["SystemModstamp"]:
+            old = (record["SystemModstamp"], record["Id"])
+            pos = bisect_left(self.stamp_keys, old)
+            del self.stamp_keys[pos]
+            del self.stamp_recs[pos]
+            new = (values["SystemModstamp"], record["Id"])
+            pos = bisect_left(self.stamp_keys, new)
+            self.stamp_keys.insert(pos, new)
+            self.stamp_recs.insert(pos, record)
+        record.update(values)
+
+    def lookup(self, field_name: str, value) -> list[dict]:
+        """Live records whose `field_name` equals `value` (case-insensitively for text)."""
+        if field_name == "Id":
+            record = self.by_id.get(normalize_id(value) or "")
+            found = [record] if record else []
+        elif field_name in self.indexes:
+            found = self.indexes[field_name].get(self.index_key(value), [])
+        else:
+            key = self.index_key(value)
+            found = [r for r in self.records if self.index_key(r.get(field_name)) == key]
+        return [r for r in found if not r.get("IsDeleted")]
+
+    def new_id(self) -> str:
+        number = self.next_number
+        self.next_number += 1
+        return org.make_id(self.sobject.key_prefix, number)
+
+
+class Store:
+    def __init__(self, schema: dict[str, SObject], data: dict[str, list[dict]], user_id: str):
+        self.schema = schema
+        self.user_id = user_id
+        self.tables = {name: Table(sobject, data.get(name, [])) for name, sobject in schema.items()}
+        self._by_lower = {name.lower(): table for name, table in self.tables.items()}
+        self.deleted_at: dict[str, datetime] = {}
+        for table in self.tables.values():
+            for record in table.records:
+                if record.get("IsDeleted"):
+                    self.deleted_at[record["Id"]] = record["SystemModstamp"]
+        self.stages = {r["ApiName"]: r for r in self.tables["OpportunityStage"].records}
+        for record in self.tables["Account"].records:
+            record["BillingAddress"] = billing_address(record)
+
+    def table(self, name: str) -> Table | None:
+        return self._by_lower.get(name.lower())
+
+    def get(self, sobject: str, record_id: str) -> dict | None:
+        return self.tables[sobject].by_id.get(normalize_id(record_id) or "")
+
+    # ---- writes --------------------------------------------------------------------------
+
+    def create(self, table: Table, body: dict, dry_run: bool = False) -> dict | None:
+        """Insert a record; with `dry_run`, only check that it would succeed."""
+        sobject = table.sobject
+        _writable(sobject, "inserted")
+        values = self.coerce(sobject, body, creating=True)
+        missing = [f.name for f in sobject.fields
+                   if f.required_on_create and values.get(f.name) in (None, "")]
+        if missing:
+            raise ApiError(400, "REQUIRED_FIELD_MISSING",
+                           f"Required fields are missing: [{', '.join(missing)}]", missing)
+        self._check_unique(table, values, None)
+        if dry_run:
+            return None
+        now = now_utc()
+        record = {f.name: None for f in sobject.fields}
+        record.update(Id=table.new_id(), IsDeleted=False, OwnerId=self.user_id, CreatedDate=now,
+                      CreatedById=self.user_id, LastModifiedDate=now,
+                      LastModifiedById=self.user_id, SystemModstamp=now)
+        if "CurrencyIsoCode" in record:
+            record["CurrencyIsoCode"] = org.CORPORATE_CURRENCY
+        record.update(values)
+        self._derive(sobject.name, record, values, creating=True)
+        table.insert(record)
+        if sobject.name == "Opportunity":
+            self._append_history(record, now)
+        return record
+
+    def update(self, table: Table, record: dict, body: dict, dry_run: bool = False) -> dict:
+        sobject = table.sobject
+        _writable(sobject, "updated")
+        if record.get("IsDeleted"):
+            raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted", [])
+        values = self.coerce(sobject, body, creating=False)
+        cleared = [name for name, value in values.items()
+                   if value in (None, "") and sobject.field(name).required_on_create]
+        if cleared:
+            raise ApiError(400, "REQUIRED_FIELD_MISSING",
+                           f"Required fields are missing: [{', '.join(cleared)}]", cleared)
+        self._check_unique(table, values, record["Id"])
+        if dry_run:
+            return record
+        now = now_utc()
+        merged = dict(record, **values)
+        self._derive(sobject.name, merged, values, creating=False)
+        changes = {k: v for k, v in merged.items() if record.get(k) != v}
+        changes.update(LastModifiedDate=now, LastModifiedById=self.user_id, SystemModstamp=now)
+        history_changed = any(k in changes for k in _HISTORY_FIELDS)
+        table.change(record, changes)
+        if sobject.name == "Opportunity" and history_changed:
+            self._append_history(record, now)
+        return record
+
+    def delete(self, table: Table, record: dict, dry_run: bool = False) -> None:
+        _writable(table.sobject, "deleted")
+        if record.get("IsDeleted"):
+            raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted", [])
+        if dry_run:
+            return
+        now = now_utc()
+        self._soft_delete(table, record, now)
+        # Deleting an account deletes its contacts and opportunities, as in Salesforce.
+        if table.sobject.name == "Account":
+            for child in ("Contact", "Opportunity"):
+                child_table = self.tables[child]
+                for row in list(child_table.indexes["AccountId"].get(record["Id"], [])):
+                    if not row["IsDeleted"]:
+                        self._soft_delete(child_table, row, now)
+
+    def _soft_delete(self, table: Table, record: dict, now: datetime) -> None:
+        table.change(record, {"IsDeleted": True, "LastModifiedDate": now,
+                              "LastModifiedById": self.user_id, "SystemModstamp": now})
+        self.deleted_at[record["Id"]] = now
+
+    def _check_unique(self, table: Table, values: dict, own_id: str | None) -> None:
+        for f in table.sobject.fields:
+            if f.unique and values.get(f.name) is not None:
+                for other in table.lookup(f.name, values[f.name]):
+                    if other["Id"] != own_id:
+                        raise ApiError(400, "DUPLICATE_VALUE",
+                                       f"duplicate value found: {f.name} duplicates value on "
+                                       f"record with id: {other['Id']}", [])
+
+    def _derive(self, sobject: str, record: dict, values: dict, creating: bool) -> None:
+        if sobject == "Account":
+            record["BillingAddress"] = billing_address(record)
+        elif sobject == "Contact":
+            record["Name"] = " ".join(p for p in (record.get("FirstName"), record["LastName"]) if p)
+        elif sobject == "Opportunity":
+            stage = self.stages[record["StageName"]]
+            if creating or "StageName" in values:
+                record["IsClosed"], record["IsWon"] = stage["IsClosed"], stage["IsWon"]
+                record["ForecastCategory"] = stage["ForecastCategory"]
+                if "ForecastCategoryName" not in values:
+                    record["ForecastCategoryName"] = stage["ForecastCategoryName"]
+                if "Probability" not in values:  # an explicit probability wins over the stage's
+                    record["Probability"] = stage["DefaultProbability"]
+            amount, probability = record.get("Amount"), record.get("Probability")
+            record["ExpectedRevenue"] = (None if amount is None or probability is None
+                                         else amount * probability / 100)
+
+    def _append_history(self, opp: dict, now: datetime) -> None:
+        table = self.tables["OpportunityHistory"]
+        row = {f.name: None for f in table.sobject.fields}
+        row.update(Id=table.new_id(), IsDeleted=False, OpportunityId=opp["Id"],
+                   StageName=opp["StageName"], Amount=opp["Amount"],
+                   ExpectedRevenue=opp["ExpectedRevenue"], CloseDate=opp["CloseDate"],
+                   Probability=opp["Probability"], ForecastCategory=opp["ForecastCategory"],
+                   CreatedDate=now, CreatedById=self.user_id, SystemModstamp=now)
+        if "CurrencyIsoCode" in row:
+            row["CurrencyIsoCode"] = opp["CurrencyIsoCode"]
+        table.insert(row)
+
+    # ---- input coercion ------------------------------------------------------------------
+
+    def coerce(self, sobject: SObject, body: dict, creating: bool) -> dict:
+        if not isinstance(body, dict):
+            raise ApiError(400, "JSON_PARSER_ERROR", "Cannot deserialize instance of "
+                           f"{sobject.name} from {_json_kind(body)} value or request may be "
+                           "missing a required field")
+        values, read_only = {}, []
+        for key, value in body.items():
+            if key == "attributes":
+                continue
+            f = sobject.field(key)
+            if f is None:
+                raise ApiError(400, "INVALID_FIELD",
+                               f"No such column '{key}' on sobject of type {sobject.name}")
+            if f.name == "Id":
+                if creating:
+                    raise ApiError(400, "INVALID_FIELD_FOR_INSERT_UPDATE",
+                                   "cannot specify Id in an insert call", ["Id"])
+                continue
+            if not (f.createable if creating else f.updateable):
+                read_only.append(f.name)
+                continue
+            values[f.name] = self._value(f, value)
+        if read_only:
+            raise ApiError(400, "INVALID_FIELD_FOR_INSERT_UPDATE",
+                           f"Unable to create/update fields: {', '.join(read_only)}. Please check "
+                           "the security settings of this field and verify that it is read/write "
+                           "for your profile or permission set.", read_only)
+        return values
+
+    def _value(self, f: Field, value):
+        if value is None:
+            return None
+        kind = f.type
+        if kind in STRING_TYPES:
+            if isinstance(value, (dict, list)):
+                raise _parse_error(value, "String")
+            value = str(value).lower() if isinstance(value, bool) else str(value)
+            if value == "":
+                return None
+            if len(value) > f.length:
+                raise ApiError(400, "STRING_TOO_LONG", f"{f.label}: data value too large: "
+                               f"{value[:50]} (max length={f.length})", [f.name])
+            if kind == "email" and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+                raise ApiError(400, "INVALID_EMAIL_ADDRESS",
+                               f"{f.label}: invalid email address: {value}", [f.name])
+            if kind == "picklist" and f.restricted and value not in f.picklist:
+                raise ApiError(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                               f"{f.label}: bad value for restricted picklist field: {value}",
+                               [f.name])
+            return value
+        if kind == "boolean":
+            if not isinstance(value, bool):
+                raise _parse_error(value, "boolean")
+            return value
+        if kind in NUMBER_TYPES:
+            if isinstance(value, str):
+                try:
+                    value = float(value)
+                except ValueError:
+                    raise _parse_error(value, "double")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise _parse_error(value, "double")
+            return int(value) if kind == "int" else float(value)
+        if kind == "date":
+            try:
+                return date.fromisoformat(value[:10]) if isinstance(value, str) else _bad(value)
+            except ValueError:
+                raise _parse_error(value, "date")
+        if kind == "datetime":
+            parsed = parse_datetime(value)
+            if parsed is None:
+                raise _parse_error(value, "datetime")
+            return parsed.replace(microsecond=0)
+        if kind in ID_TYPES:
+            return self._reference(f, value)
+        raise _parse_error(value, kind)
+
+    def _reference(self, f: Field, value) -> str:
+        target = self.tables[f.reference_to[0]]
+        record_id = normalize_id(value) if isinstance(value, str) else None
+        if record_id is None or not record_id.startswith(target.sobject.key_prefix):
+            raise ApiError(400, "MALFORMED_ID",
+                           f"{f.label}: id value of incorrect type: {value}", [f.name])
+        parent = target.by_id.get(record_id)
+        if parent is None:
+            raise ApiError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
+        if parent.get("IsDeleted"):
+            raise ApiError(400, "ENTITY_IS_DELETED", "entity is deleted", [f.name])
+        return record_id
+
+
+def billing_address(record: dict) -> dict | None:
+    """The compound BillingAddress, built from its component fields."""
+    parts = {k: record.get(f"Billing{k[0].upper()}{k[1:]}")
+             for k in ("city", "country", "postalCode", "state", "street")}
+    if not any(parts.values()):
+        return None
+    return {"city": parts["city"], "country": parts["country"], "geocodeAccuracy": None,
+            "latitude": None, "longitude": None, "postalCode": parts["postalCode"],
+            "state": parts["state"], "street": parts["street"]}
+
+
+def _writable(sobject: SObject, verb: str) -> None:
+    if not sobject.writable:
+        raise ApiError(400, "INVALID_TYPE_FOR_OPERATION",
+                       f"entity type cannot be {verb}: {sobject.label}")
+
+
+def _bad(value):
+    raise ValueError(value)
+
+
+def _json_kind(value) -> str:
+    return {str: "VALUE_STRING", bool: "VALUE_TRUE" if value else "VALUE_FALSE", list: "START_ARRAY",
+            dict: "START_OBJECT", int: "VALUE_NUMBER_INT", float: "VALUE_NUMBER_FLOAT",
+            type(None): "VALUE_NULL"}.get(type(value), "VALUE_STRING")
+
+
+def _parse_error(value, target: str) -> ApiError:
+    shown = value if isinstance(value, (str, int, float)) else ""
+    return ApiError(400, "JSON_PARSER_ERROR",
+                    f"Cannot deserialize instance of {target} from {_json_kind(value)} value "
+                    f"{shown} or request may be missing a required field")

@@ -1,0 +1,1 @@
+"""Admin settings: the workspace and its integrations."""
