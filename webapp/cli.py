@@ -11,13 +11,10 @@ from webapp.db import get_engine, session_scope
 
 
 def register_commands(app: Flask) -> None:
-    for command in (init_db, create_user_command, seed_demo_command, demo):
+    from webapp.emulator.cli import salesforce_emulator
+
+    for command in (init_db, create_user_command, seed_demo_command, demo, salesforce_emulator):
         app.cli.add_command(command)
-    try:  # TEMP until the emulator lands
-        from webapp.emulator.cli import salesforce_emulator
-        app.cli.add_command(salesforce_emulator)
-    except ImportError:
-        pass
 
 
 @click.command("init-db")

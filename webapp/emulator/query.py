@@ -6,7 +6,7 @@ from __future__ import annotations
 import operator
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from . import soql as q
 from .schema import ID_TYPES, NUMBER_TYPES, STRING_TYPES, Field, SObject
@@ -20,7 +20,8 @@ _AFTER_IDS = "~"  # sorts after every id character, for exclusive bounds on (sta
 
 
 def format_datetime(value: datetime) -> str:
-    return f"{value:%Y-%m-%dT%H:%M:%S}.000+0000"
+    """Salesforce's form: always milliseconds and +0000 (values are stored in UTC)."""
+    return value.isoformat()[:19] + ".000+0000"
 
 
 def format_value(f: Field, value):
@@ -35,9 +36,18 @@ def format_value(f: Field, value):
     return value
 
 
+def _whole_number(value):
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _formatter(f: Field):
-    if f.type in ("datetime", "date") or f.type in NUMBER_TYPES:
-        return lambda v, f=f: format_value(f, v)
+    """A function for values that JSON would not show Salesforce's way, else None."""
+    if f.type == "datetime":
+        return format_datetime
+    if f.type == "date":
+        return date.isoformat
+    if f.type in NUMBER_TYPES:
+        return _whole_number
     return None
 
 
@@ -301,6 +311,7 @@ def run(bound: BoundQuery, include_deleted: bool) -> list[dict]:
     """Matching records in result order (before OFFSET/LIMIT are applied by the caller)."""
     table = bound.table
     residual = []
+    filter_deleted = not include_deleted and table.sobject.has_is_deleted
     id_hint = next((c for c in bound.conjuncts if c.hint and c.hint[0] == "id"), None)
     eq_hint = next((c for c in bound.conjuncts if c.hint and c.hint[0] == "eq"), None)
     ranges = [c for c in bound.conjuncts if c.hint and c.hint[0] == "range"]
@@ -315,24 +326,26 @@ def run(bound: BoundQuery, include_deleted: bool) -> list[dict]:
         candidates = sorted({r["Id"]: r for r in found}.values(), key=lambda r: table.seq[r["Id"]])
         residual = [c.predicate for c in bound.conjuncts if c is not used]
     elif ranges or bound.order_on_stamp:
-        lo, hi = 0, len(table.stamp_keys)
+        index = table.by_stamp(include_deleted)
+        lo, hi = 0, len(index.keys)
         for c in ranges:
             _, op, value = c.hint
             if op == ">=":
-                lo = max(lo, bisect_left(table.stamp_keys, (value,)))
+                lo = max(lo, bisect_left(index.keys, (value,)))
             elif op == ">":
-                lo = max(lo, bisect_right(table.stamp_keys, (value, _AFTER_IDS)))
+                lo = max(lo, bisect_right(index.keys, (value, _AFTER_IDS)))
             elif op == "<":
-                hi = min(hi, bisect_left(table.stamp_keys, (value,)))
+                hi = min(hi, bisect_left(index.keys, (value,)))
             else:
-                hi = min(hi, bisect_right(table.stamp_keys, (value, _AFTER_IDS)))
-        candidates = table.stamp_recs[lo:hi] if lo < hi else []
+                hi = min(hi, bisect_right(index.keys, (value, _AFTER_IDS)))
+        candidates = index.recs[lo:hi] if lo < hi else []
         residual = [c.predicate for c in bound.conjuncts if c not in ranges]
         from_stamp_index = True
+        filter_deleted = False  # the index of live rows holds no deleted ones
     else:
         candidates = table.records
         residual = [c.predicate for c in bound.conjuncts]
-    if not include_deleted and table.sobject.has_is_deleted:
+    if filter_deleted:
         candidates = [r for r in candidates if not r["IsDeleted"]]
     if residual:
         test = residual[0] if len(residual) == 1 else (lambda r: all(p(r) for p in residual))
@@ -366,14 +379,15 @@ def render(node: Node, record: dict, version: str) -> dict:
     name = node.sobject.name
     out = {"attributes": {"type": name,
                           "url": f"/services/data/v{version}/sobjects/{name}/{record['Id']}"}}
+    get = record.get
     for item in node.items:
         if len(item) == 3:
             key, field_name, fmt = item
-            value = record.get(field_name)
-            out[key] = fmt(value) if fmt and value is not None else value
+            value = get(field_name)
+            out[key] = value if fmt is None or value is None else fmt(value)
         else:
             key, fk, target, child = item
-            parent = target.by_id.get(record.get(fk))
+            parent = target.by_id.get(get(fk))
             out[key] = None if parent is None else render(child, parent, version)
     return out
 

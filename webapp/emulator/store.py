@@ -8,7 +8,7 @@ slice instead of scanning. Deletes are soft (IsDeleted) so queryAll and getDelet
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from datetime import UTC, date, datetime
 
 from . import org
@@ -45,14 +45,34 @@ def parse_datetime(text: str) -> datetime | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
+class StampIndex:
+    """Records sorted by (SystemModstamp, Id), for range slices without a scan."""
+
+    def __init__(self, records: list[dict]):
+        pairs = sorted(((r["SystemModstamp"], r["Id"]), r) for r in records)
+        self.keys = [k for k, _ in pairs]
+        self.recs = [r for _, r in pairs]
+
+    def add(self, record: dict) -> None:
+        key = (record["SystemModstamp"], record["Id"])
+        pos = bisect_left(self.keys, key)
+        self.keys.insert(pos, key)
+        self.recs.insert(pos, record)
+
+    def discard(self, record: dict) -> None:
+        key = (record["SystemModstamp"], record["Id"])
+        pos = bisect_left(self.keys, key)
+        if pos < len(self.keys) and self.keys[pos] == key:
+            del self.keys[pos]
+            del self.recs[pos]
+
+
 class Table:
     def __init__(self, sobject: SObject, records: list[dict]):
         self.sobject = sobject
         self.records: list[dict] = []
         self.by_id: dict[str, dict] = {}
         self.seq: dict[str, int] = {}
-        self.stamp_keys: list[tuple] = []
-        self.stamp_recs: list[dict] = []
         self.index_fields = [f.name for f in sobject.fields if f.name != "Id" and (
             f.external_id or f.id_lookup or (f.type == "reference"
                                              and f.name not in _AUTO_INDEX_SKIP))]
@@ -60,9 +80,13 @@ class Table:
         self.next_number = len(records) + 1
         for record in records:
             self._add(record)
-        pairs = sorted(zip(((r["SystemModstamp"], r["Id"]) for r in self.records), self.records))
-        self.stamp_keys = [k for k, _ in pairs]
-        self.stamp_recs = [r for _, r in pairs]
+        # Two stamp indexes: every row (queryAll) and live rows only (query), so that
+        # neither has to filter IsDeleted row by row.
+        self.all_by_stamp = StampIndex(self.records)
+        self.live_by_stamp = StampIndex([r for r in self.records if not r.get("IsDeleted")])
+
+    def by_stamp(self, include_deleted: bool) -> StampIndex:
+        return self.all_by_stamp if include_deleted else self.live_by_stamp
 
     @staticmethod
     def index_key(value):
@@ -79,10 +103,9 @@ class Table:
 
     def insert(self, record: dict) -> None:
         self._add(record)
-        key = (record["SystemModstamp"], record["Id"])
-        pos = bisect_left(self.stamp_keys, key)
-        self.stamp_keys.insert(pos, key)
-        self.stamp_recs.insert(pos, record)
+        self.all_by_stamp.add(record)
+        if not record.get("IsDeleted"):
+            self.live_by_stamp.add(record)
 
     def change(self, record: dict, values: dict) -> None:
         """Apply `values` to a stored record, keeping every index current."""
@@ -95,16 +118,12 @@ class Table:
                         del self.indexes[name][self.index_key(record[name])]
                 if values[name] is not None:
                     self.indexes[name].setdefault(self.index_key(values[name]), []).append(record)
-        if "SystemModstamp" in values and values["SystemModstamp"] != record["SystemModstamp"]:
-            old = (record["SystemModstamp"], record["Id"])
-            pos = bisect_left(self.stamp_keys, old)
-            del self.stamp_keys[pos]
-            del self.stamp_recs[pos]
-            new = (values["SystemModstamp"], record["Id"])
-            pos = bisect_left(self.stamp_keys, new)
-            self.stamp_keys.insert(pos, new)
-            self.stamp_recs.insert(pos, record)
+        self.all_by_stamp.discard(record)
+        self.live_by_stamp.discard(record)
         record.update(values)
+        self.all_by_stamp.add(record)
+        if not record.get("IsDeleted"):
+            self.live_by_stamp.add(record)
 
     def lookup(self, field_name: str, value) -> list[dict]:
         """Live records whose `field_name` equals `value` (case-insensitively for text)."""
