@@ -28,7 +28,10 @@ def create_app(config: Mapping | None = None) -> Flask:
     from webapp.extensions import csrf, htmx
     from webapp.logs import configure_logging
 
+    from webapp.crypto import vault_from_config
+
     configure_logging(app)
+    app.extensions["vault"] = vault_from_config(app.config)
     db.init_app(app)
     cache.init_app(app)
     csrf.init_app(app)
@@ -45,7 +48,10 @@ def create_app(config: Mapping | None = None) -> Flask:
     from webapp.integrations.routes import bp as integrations_bp
     from webapp.settings.routes import bp as settings_bp
 
+    from webapp.integrations import init_app as init_integrations
+
     init_auth(app)
+    init_integrations(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(inbox_bp)
     app.register_blueprint(contacts_bp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from sqlalchemy import select
 from flask.cli import with_appcontext
 
 from webapp import migrations
@@ -12,8 +13,17 @@ from webapp.db import get_engine, session_scope
 
 def register_commands(app: Flask) -> None:
     from webapp.emulator.cli import salesforce_emulator
+    from webapp.integrations.cli import rotate_encryption_key, salesforce
 
-    for command in (init_db, create_user_command, seed_demo_command, demo, salesforce_emulator):
+    for command in (
+        init_db,
+        create_user_command,
+        seed_demo_command,
+        demo,
+        salesforce_emulator,
+        salesforce,
+        rotate_encryption_key,
+    ):
         app.cli.add_command(command)
 
 
@@ -98,10 +108,37 @@ def demo(host: str, port: int, emulator_port: int) -> None:
     app = current_app._get_current_object()
     migrations.upgrade(get_engine())
     _seed_and_report(seed=7)
-    emulator = serve_in_thread(EmulatorOptions(), host=host, port=emulator_port)
+    options = EmulatorOptions(
+        redirect_uris=[f"{app.config['PUBLIC_BASE_URL']}/oauth/salesforce/callback",
+                       f"http://{host}:{port}/oauth/salesforce/callback"]
+    )
+    emulator = serve_in_thread(options, host=host, port=emulator_port)
+    _configure_demo_connection(emulator.url, options)
     click.echo(f"Salesforce emulator: {emulator.url}")
     click.echo(f"Inbox:               http://{host}:{port}/  (Ctrl+C stops both)")
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
     finally:
         emulator.stop()
+
+
+def _configure_demo_connection(emulator_url: str, options) -> None:
+    """Leave the demo workspace set up against the emulator, one click from connected."""
+    from webapp.demo.seed import WORKSPACE
+    from webapp.integrations import salesforce_connection as connection
+    from webapp.models import Workspace
+
+    with session_scope(get_engine()) as session:
+        workspace = session.execute(select(Workspace).where(Workspace.name == WORKSPACE)).scalar_one()
+        view = connection.get_view(session, workspace.id)
+        if view is not None and (view.client_id != options.client_id or view.login_url == emulator_url):
+            return  # set up by hand, or already pointing at this emulator
+        connection.save_setup(
+            session,
+            current_app.extensions["vault"],
+            workspace.id,
+            connection.SetupInput(
+                mode="oauth", environment="custom", url=emulator_url,
+                client_id=options.client_id, client_secret=options.client_secret,
+            ),
+        )

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from .errors import ApiError
-from .query import Node, render
+from .query import Node, renderer
 
 IDLE_SECONDS = 15 * 60
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -63,11 +63,11 @@ class Cursors:
 
     def _page(self, locator: str, cursor: Cursor, start: int, version: str) -> dict:
         end = min(start + cursor.page_size, len(cursor.rows))
-        root = cursor.root
         body = {"totalSize": len(cursor.rows), "done": end >= len(cursor.rows)}
         if end < len(cursor.rows):
             body["nextRecordsUrl"] = f"/services/data/v{version}/{cursor.resource}/{locator}-{end}"
-        body["records"] = [render(root, r, version) for r in cursor.rows[start:end]]
+        render = renderer(cursor.root, version)
+        body["records"] = [render(r) for r in cursor.rows[start:end]]
         return body
 
     def clear(self) -> None:

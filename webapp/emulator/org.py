@@ -16,12 +16,12 @@ soft-deleted records.
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 DEMO_ORG = dict(seed=42, accounts=60, contacts=300, opportunities=180)
 BENCHMARK_ORG = dict(seed=42, accounts=25_000, contacts=100_000, opportunities=50_000)
 
-ORG_ID = "00D5g00000EmuLaEAK"
+ORG_ID = "00D5g00000EmuLaEAJ"
 DEFAULT_USERNAME = "admin@emulator.test"
 CORPORATE_CURRENCY = "USD"
 
@@ -135,22 +135,23 @@ _ID_SUFFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+_UPPER_AS_ONE = str.maketrans({c: "1" if c.isupper() else "0" for c in _BASE62})
+
+
 def id_suffix(id15: str) -> str:
-    """The three-character case-safe suffix that turns a 15-char id into an 18-char one."""
-    out = []
-    for chunk in (id15[0:5], id15[5:10], id15[10:15]):
-        bits = sum(1 << i for i, ch in enumerate(chunk) if "A" <= ch <= "Z")
-        out.append(_ID_SUFFIX_CHARS[bits])
-    return "".join(out)
+    """The three-character case-safe suffix that turns a 15-char id into an 18-char one:
+    per 5-char chunk, a bit for each uppercase letter (first char = lowest bit)."""
+    return "".join(_ID_SUFFIX_CHARS[int(id15[i:i + 5].translate(_UPPER_AS_ONE)[::-1], 2)]
+                   for i in (0, 5, 10))
 
 
 def make_id(prefix: str, number: int) -> str:
     """An 18-char Salesforce id: key prefix, a fixed pod/instance part, a base62 counter."""
-    digits = []
-    for _ in range(8):
+    digits = ""
+    while number:
         number, rem = divmod(number, 62)
-        digits.append(_BASE62[rem])
-    id15 = prefix + "5g0E" + "".join(reversed(digits))
+        digits = _BASE62[rem] + digits
+    id15 = prefix + "5g0E" + digits.rjust(8, "0")
     return id15 + id_suffix(id15)
 
 

@@ -46,7 +46,8 @@ def serve_in_thread(options: EmulatorOptions | None = None, host: str = "127.0.0
                          request_handler=QuietRequestHandler if quiet else None)
     scheme = "https" if ssl_context is not None else "http"
     url = f"{scheme}://{host}:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, name=f"salesforce-emulator-{url}",
-                              daemon=True)
+    # A short poll interval makes stop() quick, which matters for fixtures started per test.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name=f"salesforce-emulator-{url}", daemon=True)
     thread.start()
     return RunningEmulator(url, app, server, thread)

@@ -48,10 +48,20 @@ def parse_datetime(text: str) -> datetime | None:
 class StampIndex:
     """Records sorted by (SystemModstamp, Id), for range slices without a scan."""
 
-    def __init__(self, records: list[dict]):
-        pairs = sorted(((r["SystemModstamp"], r["Id"]), r) for r in records)
-        self.keys = [k for k, _ in pairs]
-        self.recs = [r for _, r in pairs]
+    def __init__(self, keys: list[tuple] | None = None, recs: list[dict] | None = None):
+        self.keys = keys or []
+        self.recs = recs or []
+
+    @classmethod
+    def build(cls, records: list[dict]) -> StampIndex:
+        keys = [(r["SystemModstamp"], r["Id"]) for r in records]
+        order = sorted(range(len(records)), key=keys.__getitem__)
+        return cls([keys[i] for i in order], [records[i] for i in order])
+
+    def live(self) -> StampIndex:
+        """The same index without soft-deleted rows."""
+        pairs = [(k, r) for k, r in zip(self.keys, self.recs) if not r.get("IsDeleted")]
+        return StampIndex([k for k, _ in pairs], [r for _, r in pairs])
 
     def add(self, record: dict) -> None:
         key = (record["SystemModstamp"], record["Id"])
@@ -77,20 +87,23 @@ class Table:
             f.external_id or f.id_lookup or (f.type == "reference"
                                              and f.name not in _AUTO_INDEX_SKIP))]
         self.indexes: dict[str, dict] = {name: {} for name in self.index_fields}
+        self.folded = {f.name for f in sobject.fields if f.type in STRING_TYPES}
         self.next_number = len(records) + 1
         for record in records:
             self._add(record)
         # Two stamp indexes: every row (queryAll) and live rows only (query), so that
         # neither has to filter IsDeleted row by row.
-        self.all_by_stamp = StampIndex(self.records)
-        self.live_by_stamp = StampIndex([r for r in self.records if not r.get("IsDeleted")])
+        self.all_by_stamp = StampIndex.build(self.records)
+        self.live_by_stamp = self.all_by_stamp.live()
 
     def by_stamp(self, include_deleted: bool) -> StampIndex:
         return self.all_by_stamp if include_deleted else self.live_by_stamp
 
-    @staticmethod
-    def index_key(value):
-        return value.lower() if isinstance(value, str) else value
+    def index_key(self, field_name: str, value):
+        """Text matches case-insensitively, as SOQL's = does; ids match exactly."""
+        if field_name in self.folded and isinstance(value, str):
+            return value.lower()
+        return value
 
     def _add(self, record: dict) -> None:
         self.seq[record["Id"]] = len(self.records)
@@ -99,7 +112,7 @@ class Table:
         for name in self.index_fields:
             value = record.get(name)
             if value is not None:
-                self.indexes[name].setdefault(self.index_key(value), []).append(record)
+                self.indexes[name].setdefault(self.index_key(name, value), []).append(record)
 
     def insert(self, record: dict) -> None:
         self._add(record)
@@ -112,12 +125,14 @@ class Table:
         for name in self.index_fields:
             if name in values and values[name] != record.get(name):
                 if record.get(name) is not None:
-                    bucket = self.indexes[name][self.index_key(record[name])]
+                    key = self.index_key(name, record[name])
+                    bucket = self.indexes[name][key]
                     bucket.remove(record)
                     if not bucket:
-                        del self.indexes[name][self.index_key(record[name])]
+                        del self.indexes[name][key]
                 if values[name] is not None:
-                    self.indexes[name].setdefault(self.index_key(values[name]), []).append(record)
+                    key = self.index_key(name, values[name])
+                    self.indexes[name].setdefault(key, []).append(record)
         self.all_by_stamp.discard(record)
         self.live_by_stamp.discard(record)
         record.update(values)
@@ -131,10 +146,10 @@ class Table:
             record = self.by_id.get(normalize_id(value) or "")
             found = [record] if record else []
         elif field_name in self.indexes:
-            found = self.indexes[field_name].get(self.index_key(value), [])
+            found = self.indexes[field_name].get(self.index_key(field_name, value), [])
         else:
-            key = self.index_key(value)
-            found = [r for r in self.records if self.index_key(r.get(field_name)) == key]
+            key = self.index_key(field_name, value)
+            found = [r for r in self.records if self.index_key(field_name, r.get(field_name)) == key]
         return [r for r in found if not r.get("IsDeleted")]
 
     def new_id(self) -> str:
@@ -344,8 +359,10 @@ class Store:
                 raise _parse_error(value, "double")
             return int(value) if kind == "int" else float(value)
         if kind == "date":
+            if not isinstance(value, str):
+                raise _parse_error(value, "date")
             try:
-                return date.fromisoformat(value[:10]) if isinstance(value, str) else _bad(value)
+                return date.fromisoformat(value[:10])
             except ValueError:
                 raise _parse_error(value, "date")
         if kind == "datetime":
@@ -386,10 +403,6 @@ def _writable(sobject: SObject, verb: str) -> None:
     if not sobject.writable:
         raise ApiError(400, "INVALID_TYPE_FOR_OPERATION",
                        f"entity type cannot be {verb}: {sobject.label}")
-
-
-def _bad(value):
-    raise ValueError(value)
 
 
 def _json_kind(value) -> str:

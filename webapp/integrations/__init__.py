@@ -29,3 +29,17 @@ def card_slots(contact: Contact | None) -> list[CardSlot]:
             url=url_for("integrations.salesforce_card", email=contact.email or ""),
         )
     ]
+
+
+def init_app(app) -> None:
+    @app.context_processor
+    def _salesforce_banner():
+        """Admins see a banner on every page while Salesforce needs reconnecting."""
+        from flask_login import current_user
+
+        from webapp.db import get_session
+        from webapp.integrations.salesforce_connection import connection_state
+
+        if not (current_user.is_authenticated and current_user.is_admin):
+            return {}
+        return {"salesforce_reconnect": connection_state(get_session(), current_user.workspace_id) == "reconnect"}

@@ -1,12 +1,41 @@
-from flask import Blueprint, make_response, render_template, request
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from webapp.auth.guards import admin_required
+from webapp.db import get_session
 from webapp.integrations import salesforce_card as card_service
+from webapp.integrations import salesforce_connection as connection
 
-bp = Blueprint("integrations", __name__, url_prefix="/integrations")
+bp = Blueprint("integrations", __name__)
 
 
-@bp.get("/salesforce/card")
+@bp.get("/oauth/salesforce/callback")
+@admin_required
+def salesforce_callback():
+    """Where Salesforce sends the admin back after Connect (the redirect URI shown in setup)."""
+    session = get_session()
+    try:
+        conn = connection.finish_connect(
+            session,
+            current_app.extensions["vault"],
+            workspace_id=current_user.workspace_id,
+            user_id=current_user.id,
+            secret_key=current_app.config["SECRET_KEY"],
+            state=request.args.get("state", ""),
+            code=request.args.get("code"),
+            error=request.args.get("error"),
+            error_description=request.args.get("error_description"),
+        )
+    except connection.ConnectFailed as exc:
+        session.commit()  # the state is spent either way
+        flash(f"Salesforce was not connected: {exc}", "error")
+        return redirect(url_for("settings.salesforce"))
+    session.commit()
+    flash(f"Connected to Salesforce as {conn.sf_username or conn.sf_user_id}.", "success")
+    return redirect(url_for("settings.salesforce"))
+
+
+@bp.get("/integrations/salesforce/card")
 @login_required
 def salesforce_card():
     result = card_service.lookup(current_user.workspace_id, request.args.get("email", ""))

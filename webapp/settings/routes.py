@@ -3,6 +3,7 @@ from flask_login import current_user
 
 from webapp.auth.guards import admin_required
 from webapp.db import get_session
+from webapp.integrations import salesforce_connection as connection
 from webapp.settings import services
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -54,11 +55,96 @@ def workspace():
 @bp.get("/integrations")
 @admin_required
 def integrations():
-    return render_template("settings/integrations.html")
+    view = connection.get_view(get_session(), current_user.workspace_id)
+    return render_template("settings/integrations.html", salesforce=view)
 
 
-@bp.get("/integrations/salesforce")
+def callback_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"] + "/oauth/salesforce/callback"
+
+
+def _vault():
+    return current_app.extensions["vault"]
+
+
+def _setup_input(form) -> connection.SetupInput:
+    try:
+        minutes = int(form.get("session_minutes") or 120)
+    except ValueError:
+        minutes = 0
+    return connection.SetupInput(
+        mode=form.get("mode", ""),
+        environment=form.get("environment", ""),
+        url=form.get("url", ""),
+        client_id=form.get("client_id", ""),
+        client_secret=form.get("client_secret", ""),
+        session_minutes=minutes,
+        refresh_token=form.get("refresh_token", ""),
+        instance_url=form.get("instance_url", ""),
+    )
+
+
+@bp.route("/integrations/salesforce", methods=["GET", "POST"])
 @admin_required
 def salesforce():
-    callback = current_app.config["PUBLIC_BASE_URL"] + "/oauth/salesforce/callback"
-    return render_template("settings/salesforce.html", callback_url=callback)
+    session = get_session()
+    errors: dict[str, str] = {}
+    form = request.form if request.method == "POST" else None
+    if form is not None:
+        try:
+            conn = connection.save_setup(session, _vault(), current_user.workspace_id, _setup_input(form))
+        except connection.SetupError as exc:
+            session.rollback()
+            errors[exc.field] = str(exc)
+        else:
+            session.commit()
+            if conn.state == "connected":
+                flash(f"Connected to Salesforce as {conn.sf_username or 'the integration user'}.", "success")
+            else:
+                flash("Salesforce setup saved. Click Connect to approve access in Salesforce.", "success")
+            return redirect(url_for("settings.salesforce"))
+    view = connection.get_view(session, current_user.workspace_id)
+    return (
+        render_template(
+            "settings/salesforce.html",
+            view=view,
+            form=form,
+            errors=errors,
+            callback_url=callback_url(),
+        ),
+        422 if errors else 200,
+    )
+
+
+@bp.post("/integrations/salesforce/connect")
+@admin_required
+def salesforce_connect():
+    session = get_session()
+    try:
+        url = connection.start_connect(
+            session,
+            _vault(),
+            workspace_id=current_user.workspace_id,
+            user_id=current_user.id,
+            redirect_uri=callback_url(),
+            secret_key=current_app.config["SECRET_KEY"],
+        )
+    except connection.SetupError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("settings.salesforce"))
+    session.commit()
+    return redirect(url)
+
+
+@bp.post("/integrations/salesforce/disconnect")
+@admin_required
+def salesforce_disconnect():
+    session = get_session()
+    try:
+        warning = connection.disconnect(session, _vault(), current_user.workspace_id)
+    except connection.NotConnected as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("settings.salesforce"))
+    session.commit()
+    flash(warning or "Disconnected from Salesforce; the token was revoked.", "info" if warning is None else "error")
+    return redirect(url_for("settings.salesforce"))

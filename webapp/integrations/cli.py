@@ -1,0 +1,105 @@
+"""`flask --app wsgi salesforce …`: set up, check and remove a connection without a browser."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
+
+from webapp.db import get_engine, session_scope
+from webapp.integrations import salesforce_connection as connection
+from webapp.models import Workspace
+
+salesforce = AppGroup("salesforce", help="Configure, check and remove the Salesforce connection.")
+
+
+def _workspace_id(session, name: str) -> int:
+    workspace_id = session.execute(select(Workspace.id).where(Workspace.name == name)).scalar()
+    if workspace_id is None:
+        raise click.ClickException(f"No workspace is named “{name}”.")
+    return workspace_id
+
+
+@salesforce.command("configure")
+@click.option("--workspace", required=True, envvar="SALESFORCE_WORKSPACE")
+@click.option("--mode", type=click.Choice(["oauth", "refresh-token", "client-credentials"]), required=True, envvar="SALESFORCE_MODE")
+@click.option("--login-url", required=True, envvar="SALESFORCE_LOGIN_URL",
+              help="https://login.salesforce.com, https://test.salesforce.com, a My Domain URL or any base URL.")
+@click.option("--client-id", required=True, envvar="SALESFORCE_CLIENT_ID")
+@click.option("--client-secret", required=True, envvar="SALESFORCE_CLIENT_SECRET")
+@click.option("--refresh-token", default="", envvar="SALESFORCE_REFRESH_TOKEN")
+@click.option("--instance-url", default="", envvar="SALESFORCE_INSTANCE_URL")
+@click.option("--session-minutes", default=120, show_default=True, type=int, envvar="SALESFORCE_SESSION_MINUTES")
+def configure(workspace, mode, login_url, client_id, client_secret, refresh_token, instance_url, session_minutes):
+    """Save the connection; refresh-token and client-credentials modes are proven at once."""
+    environment = {v: k for k, v in connection.LOGIN_URLS.items()}.get(login_url.rstrip("/"))
+    if environment is None:
+        environment = "mydomain" if login_url.rstrip("/").endswith(".my.salesforce.com") else "custom"
+    data = connection.SetupInput(
+        mode=mode, environment=environment, url=login_url, client_id=client_id, client_secret=client_secret,
+        session_minutes=session_minutes, refresh_token=refresh_token, instance_url=instance_url,
+    )
+    try:
+        with session_scope(get_engine()) as session:
+            conn = connection.save_setup(session, current_app.extensions["vault"], _workspace_id(session, workspace), data)
+            state, user = conn.state, conn.sf_username
+    except connection.SetupError as exc:
+        raise click.ClickException(f"{exc.field}: {exc}") from exc
+    if state == "connected":
+        click.echo(f"Connected “{workspace}” to Salesforce as {user}.")
+    else:
+        click.echo(f"Saved the OAuth setup of “{workspace}”; an admin clicks Connect in Settings → Integrations → Salesforce.")
+
+
+@salesforce.command("status")
+@click.option("--workspace", required=True, envvar="SALESFORCE_WORKSPACE")
+def status(workspace):
+    """Print the connection's state; exits 1 unless it is connected."""
+    with session_scope(get_engine()) as session:
+        view = connection.get_view(session, _workspace_id(session, workspace))
+    if view is None:
+        click.echo("Salesforce: not set up.")
+        raise SystemExit(1)
+    rows = [
+        ("state", view.state),
+        ("mode", view.mode),
+        ("login URL", view.login_url),
+        ("instance", view.instance_url or "—"),
+        ("user", view.user_label or "—"),
+        ("org", view.org_label or "—"),
+        ("connected at", view.connected_at.isoformat() if view.connected_at else "—"),
+        ("last refresh", view.last_refresh_at.isoformat() if view.last_refresh_at else "—"),
+        ("API usage", f"{view.api_used}/{view.api_limit}" if view.api_limit else "—"),
+        ("last error", view.last_error or "—"),
+    ]
+    for label, value in rows:
+        click.echo(f"{label:>13}: {value}")
+    if view.state != "connected":
+        raise SystemExit(1)
+
+
+@salesforce.command("disconnect")
+@click.option("--workspace", required=True, envvar="SALESFORCE_WORKSPACE")
+def disconnect(workspace):
+    """Revoke the token at Salesforce and delete it here."""
+    try:
+        with session_scope(get_engine()) as session:
+            warning = connection.disconnect(session, current_app.extensions["vault"], _workspace_id(session, workspace))
+    except connection.NotConnected as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(warning or f"Disconnected “{workspace}” from Salesforce; the token was revoked.")
+
+
+@click.command("rotate-encryption-key")
+@with_appcontext
+def rotate_encryption_key():
+    """Re-encrypt every stored secret under the newest key in ENCRYPTION_KEYS."""
+    from webapp.crypto import SecretUnreadable
+
+    try:
+        with session_scope(get_engine()) as session:
+            rows = connection.rotate_secrets(session, current_app.extensions["vault"])
+    except SecretUnreadable as exc:
+        raise click.ClickException(f"{exc} Add the old key after the new one in ENCRYPTION_KEYS.") from exc
+    click.echo(f"Re-encrypted the secrets of {rows} row(s) under the newest key.")

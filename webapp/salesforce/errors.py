@@ -1,0 +1,71 @@
+"""Typed Salesforce failures, each with a message a person can act on."""
+
+from __future__ import annotations
+
+
+class SalesforceError(Exception):
+    """Any failure talking to Salesforce. ``code`` is Salesforce's errorCode when there is one."""
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class ReconnectNeeded(SalesforceError):
+    """The refresh token was revoked or expired: an admin has to connect again."""
+
+
+class AuthenticationFailed(SalesforceError):
+    """The consumer key or secret, or the login URL, is wrong (the setup, not the user)."""
+
+
+class RateLimited(SalesforceError):
+    """The org's API allowance is used up (REQUEST_LIMIT_EXCEEDED). Never retried."""
+
+
+class BadQuery(SalesforceError):
+    """MALFORMED_QUERY, INVALID_FIELD, INVALID_TYPE and the like: our request is wrong."""
+
+
+class NotFound(SalesforceError):
+    """The record or resource does not exist (or is not shared with the connected user)."""
+
+
+class Unavailable(SalesforceError):
+    """Salesforce could not be reached or kept failing (5xx, edge pages, timeouts)."""
+
+
+class RequestFailed(SalesforceError):
+    """Salesforce refused the request for another reason (validation, permissions, …)."""
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None, fields=None):
+        super().__init__(message, code=code, status=status)
+        self.fields = list(fields or [])
+
+
+OAUTH_MESSAGES = {
+    "invalid_client_id": "Salesforce does not know this consumer key. Check the consumer key.",
+    "invalid_client": "Salesforce refused the consumer key and secret. Check the consumer secret.",
+    "redirect_uri_mismatch": "The callback URL does not match the one in Salesforce. Copy the callback URL shown here into the app's settings in Salesforce.",
+    "access_denied": "Access was not granted in Salesforce.",
+    "unsupported_grant_type": "This Salesforce app does not allow this kind of connection. Check its OAuth settings.",
+    "inactive_user": "The Salesforce user is inactive.",
+    "inactive_org": "The Salesforce org is inactive or locked.",
+    "rate_limit_exceeded": "Salesforce is limiting logins right now; try again in a few minutes.",
+}
+
+
+def oauth_error(error: str | None, description: str | None, *, during: str) -> SalesforceError:
+    """Map an OAuth error pair to a typed error with a plain-words message."""
+    error = error or "unknown_error"
+    detail = f"{error}: {description}" if description else error
+    if error == "invalid_grant" and during == "refresh":
+        return ReconnectNeeded(
+            f"Salesforce no longer accepts the saved refresh token ({detail}). Reconnect Salesforce.",
+            code=error,
+        )
+    if error == "invalid_grant":
+        return AuthenticationFailed(f"Salesforce refused the authorization ({detail}). Try connecting again.", code=error)
+    message = OAUTH_MESSAGES.get(error, "Salesforce refused the request.")
+    return AuthenticationFailed(f"{message} ({detail})", code=error)
