@@ -259,6 +259,8 @@ class _Identity:
     user_name: str | None
     org_id: str | None
     org_name: str | None
+    org_currency: str | None
+    multi_currency: bool
     usage: ApiUsage | None
 
 
@@ -285,9 +287,11 @@ def _identify(app: auth.AppCredentials, mode: str, token: auth.Token) -> _Identi
     client = SalesforceClient(auth.Authenticator(app, store, mode=mode, lock_key=f"identify-{id(store)}"))
     info = client.userinfo()
     try:
-        org = next(client.query("SELECT Id, Name FROM Organization LIMIT 1"), None)
+        org = next(client.query("SELECT Id, Name, DefaultCurrencyIsoCode FROM Organization LIMIT 1"), None)
     except SalesforceError:
         org = None  # the user may lack access to Organization; its id is enough
+    # CurrencyIsoCode exists on records only when the org has multi-currency turned on.
+    fields = {f["name"] for f in client.describe("Opportunity").get("fields", [])}
     return _Identity(
         token=store.token,
         user_id=(info.get("user_id") or "")[:18] or None,
@@ -295,6 +299,8 @@ def _identify(app: auth.AppCredentials, mode: str, token: auth.Token) -> _Identi
         user_name=info.get("name"),
         org_id=(info.get("organization_id") or "")[:18] or None,
         org_name=org.get("Name") if org else None,
+        org_currency=(org or {}).get("DefaultCurrencyIsoCode") or None,
+        multi_currency="CurrencyIsoCode" in fields,
         usage=client.usage,
     )
 
@@ -303,6 +309,7 @@ def _apply(conn: SalesforceConnection, vault: Vault, identity: _Identity, *, use
     _store_token(conn, vault, identity.token, user_id=user_id)
     conn.sf_user_id, conn.sf_username, conn.sf_user_name = identity.user_id, identity.username, identity.user_name
     conn.sf_org_id, conn.sf_org_name = identity.org_id, identity.org_name
+    conn.org_currency, conn.multi_currency = identity.org_currency, identity.multi_currency
     if identity.usage:
         conn.api_used, conn.api_limit, conn.api_usage_at = identity.usage.used, identity.usage.limit, utcnow()
 

@@ -1,9 +1,4 @@
-"""The tables. Every row belongs to a workspace; every datetime is aware UTC.
-
-Money is integer minor units plus an ISO 4217 code (see ``webapp.money``).
-Integration-specific tables (the Salesforce connection, the mirror, sync runs)
-join these by id and live beside them, so the inbox tables need no rewrite.
-"""
+"""The inbox's own tables: workspaces, users, contacts, conversations, messages, deals."""
 
 from __future__ import annotations
 
@@ -44,7 +39,7 @@ DEAL_STAGES = (
 )
 
 
-def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE"):
+def foreign_key_field(target: str, *, nullable: bool = False, ondelete: str = "CASCADE"):
     return Field(
         default=None if nullable else ...,
         foreign_key=target,
@@ -71,7 +66,7 @@ class WorkspaceAddress(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("workspace_id", "value"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = foreign_key_field("workspace.id")
     value: str = Field(max_length=254)  # lower-cased
 
 
@@ -80,7 +75,7 @@ class User(SQLModel, table=True):
     __table_args__ = (CheckConstraint("role IN ('admin', 'member')", name="role"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = foreign_key_field("workspace.id")
     email: str = Field(max_length=254, unique=True)  # lower-cased; the login name
     name: str = Field(default="", max_length=120)
     password_hash: str = Field(max_length=255)
@@ -101,7 +96,7 @@ class Contact(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = _fk("workspace.id")
+    workspace_id: int = foreign_key_field("workspace.id")
     name: str = Field(default="", max_length=200)
     email: str | None = Field(default=None, max_length=254)
     email_normalized: str | None = Field(default=None, max_length=254)
@@ -123,8 +118,8 @@ class Conversation(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = _fk("workspace.id")
-    contact_id: int | None = _fk("contact.id", nullable=True, ondelete="SET NULL")
+    workspace_id: int = foreign_key_field("workspace.id")
+    contact_id: int | None = foreign_key_field("contact.id", nullable=True, ondelete="SET NULL")
     subject: str = Field(default="", max_length=998)
     status: str = Field(default="open", max_length=16)
     last_activity_at: datetime = Field(default_factory=utcnow)
@@ -141,8 +136,8 @@ class Message(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = _fk("workspace.id")
-    conversation_id: int = _fk("conversation.id")
+    workspace_id: int = foreign_key_field("workspace.id")
+    conversation_id: int = foreign_key_field("conversation.id")
     direction: str = Field(max_length=3)
     from_address: str = Field(max_length=254)
     from_name: str = Field(default="", max_length=200)
@@ -160,8 +155,8 @@ class Deal(SQLModel, table=True):
     __table_args__ = (Index("ix_deal_workspace_updated", "workspace_id", "updated_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = _fk("workspace.id")
-    contact_id: int | None = _fk("contact.id", nullable=True, ondelete="SET NULL")
+    workspace_id: int = foreign_key_field("workspace.id")
+    contact_id: int | None = foreign_key_field("contact.id", nullable=True, ondelete="SET NULL")
     name: str = Field(max_length=120)
     amount_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     currency: str = Field(default="USD", max_length=3)
@@ -176,64 +171,3 @@ class Deal(SQLModel, table=True):
             return None
         return from_minor(self.amount_minor, self.currency)
 
-
-CONNECTION_MODES = ("oauth", "refresh-token", "client-credentials")
-CONNECTION_STATES = ("configured", "connected", "reconnect")
-SALESFORCE_ENVIRONMENTS = ("production", "sandbox", "mydomain", "custom")
-
-
-class SalesforceConnection(SQLModel, table=True):
-    """A workspace's link to its Salesforce org. Secrets are Fernet ciphertext (webapp.crypto)."""
-
-    __tablename__ = "salesforce_connection"
-    __table_args__ = (
-        CheckConstraint(
-            "mode IN ('oauth', 'refresh-token', 'client-credentials')", name="mode"
-        ),
-        CheckConstraint("state IN ('configured', 'connected', 'reconnect')", name="state"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE", unique=True)
-    mode: str = Field(default="oauth", max_length=24)
-    environment: str = Field(default="production", max_length=16)
-    login_url: str = Field(max_length=255)
-    client_id: str = Field(sa_column=Column(Text, nullable=False))
-    client_secret_enc: str = Field(sa_column=Column(Text, nullable=False))
-    session_minutes: int = Field(default=120)
-    state: str = Field(default="configured", max_length=16)
-    access_token_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    refresh_token_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    token_issued_at: datetime | None = None
-    instance_url: str | None = Field(default=None, max_length=255)
-    identity_url: str | None = Field(default=None, max_length=255)
-    sf_user_id: str | None = Field(default=None, max_length=18)
-    sf_username: str | None = Field(default=None, max_length=255)
-    sf_user_name: str | None = Field(default=None, max_length=255)
-    sf_org_id: str | None = Field(default=None, max_length=18)
-    sf_org_name: str | None = Field(default=None, max_length=255)
-    connected_at: datetime | None = None
-    connected_by_id: int | None = Field(
-        default=None, foreign_key="app_user.id", ondelete="SET NULL", nullable=True
-    )
-    last_refresh_at: datetime | None = None
-    api_used: int | None = None
-    api_limit: int | None = None
-    api_usage_at: datetime | None = None
-    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    last_error_at: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
-
-
-class OAuthState(SQLModel, table=True):
-    """One pending Connect: the signed ``state`` names this row, which is used at most once."""
-
-    __tablename__ = "oauth_state"
-
-    nonce: str = Field(primary_key=True, max_length=64)
-    workspace_id: int = _fk("workspace.id")
-    user_id: int = _fk("app_user.id")
-    code_verifier_enc: str = Field(sa_column=Column(Text, nullable=False))
-    redirect_uri: str = Field(max_length=512)
-    created_at: datetime = Field(default_factory=utcnow)

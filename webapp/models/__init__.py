@@ -1,0 +1,24 @@
+"""The tables. Every row belongs to a workspace; every datetime is aware UTC; money is integer
+minor units plus an ISO 4217 code (``webapp.money``). One module per area; all are imported
+here so ``from webapp.models import X`` works and Alembic sees every table."""
+
+from webapp.models.inbox import (  # noqa: F401
+    CONVERSATION_STATUSES,
+    DEAL_STAGES,
+    DIRECTIONS,
+    ROLES,
+    Contact,
+    Conversation,
+    Deal,
+    Message,
+    User,
+    Workspace,
+    WorkspaceAddress,
+)
+from webapp.models.salesforce import (  # noqa: F401
+    CONNECTION_MODES,
+    CONNECTION_STATES,
+    SALESFORCE_ENVIRONMENTS,
+    OAuthState,
+    SalesforceConnection,
+)
