@@ -46,6 +46,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     from webapp.health import bp as health_bp
     from webapp.inbox.routes import bp as inbox_bp
     from webapp.integrations.routes import bp as integrations_bp
+    from webapp.mailimport.routes import bp as mailimport_bp
     from webapp.settings.routes import bp as settings_bp
 
     from webapp.integrations import init_app as init_integrations
@@ -58,6 +59,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(deals_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(integrations_bp)
+    app.register_blueprint(mailimport_bp)
 
     from webapp.cli import register_commands
 

@@ -14,6 +14,7 @@ from webapp.db import get_engine, session_scope
 def register_commands(app: Flask) -> None:
     from webapp.emulator.cli import salesforce_emulator
     from webapp.integrations.cli import rotate_encryption_key, salesforce
+    from webapp.mailimport.cli import import_mail
 
     for command in (
         init_db,
@@ -23,6 +24,7 @@ def register_commands(app: Flask) -> None:
         salesforce_emulator,
         salesforce,
         rotate_encryption_key,
+        import_mail,
     ):
         app.cli.add_command(command)
 

@@ -11,7 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from webapp.addresses import InvalidAddress
 from webapp.addresses import normalize_email as _normalize_address
 from webapp.clock import utcnow
-from webapp.db import get_session
+from webapp.db import get_engine
 from webapp.models import ROLES, User, Workspace
 
 MIN_PASSWORD_LENGTH = 8
@@ -69,10 +69,10 @@ def _session_user(user: User, workspace: Workspace) -> SessionUser:
 def load_session_user(user_id: str) -> SessionUser | None:
     if not user_id.isdigit():
         return None
-    row = get_session().exec(
-        select(User, Workspace).join(Workspace).where(User.id == int(user_id))
-    ).first()
-    return _session_user(*row) if row else None
+    # Its own short session: a request that then waits on Salesforce holds no connection.
+    with Session(get_engine()) as session:
+        row = session.exec(select(User, Workspace).join(Workspace).where(User.id == int(user_id))).first()
+        return _session_user(*row) if row else None
 
 
 def authenticate(session: Session, email: str, password: str) -> SessionUser | None:

@@ -2,7 +2,7 @@ from flask import Blueprint, current_app, flash, make_response, redirect, render
 from flask_login import current_user, login_required
 
 from webapp.auth.guards import admin_required
-from webapp.db import get_session
+from webapp.db import get_engine, get_session
 from webapp.integrations import salesforce_card as card_service
 from webapp.integrations import salesforce_connection as connection
 
@@ -35,16 +35,37 @@ def salesforce_callback():
     return redirect(url_for("settings.salesforce"))
 
 
+def card_services() -> card_service.CardServices:
+    return card_service.CardServices(
+        engine=get_engine(),
+        vault=current_app.extensions["vault"],
+        cache=current_app.extensions["cache"],
+        flights=current_app.extensions["single_flight"],
+        mirror_lookup=current_app.extensions.get("salesforce_mirror_lookup"),
+    )
+
+
 @bp.get("/integrations/salesforce/card")
 @login_required
 def salesforce_card():
-    result = card_service.lookup(current_user.workspace_id, request.args.get("email", ""))
+    """The card partial (a public contract: other inboxes may embed it)."""
+    email = request.args.get("email", "")[:320]
+    refresh = request.args.get("refresh") == "1" and card_service.may_refresh(
+        current_app.extensions["cache"], current_user.id
+    )
+    status = 200
+    try:
+        result = card_service.lookup(card_services(), current_user.workspace_id, email, refresh=refresh)
+    except card_service.BadEmail:
+        result, status = card_service.CardResult(state="no-email"), 400
     response = make_response(
         render_template(
             "partials/integrations/_salesforce_card.html",
             result=result,
             show_reason=current_user.is_admin,
-        )
+            email=email,
+        ),
+        status,
     )
     response.headers["X-Salesforce-Card"] = result.state
     response.headers["Cache-Control"] = "private, no-store"

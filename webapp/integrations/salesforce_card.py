@@ -1,14 +1,38 @@
-"""What the Salesforce card shows for an email address.
+"""What the Salesforce card shows for an email address, and why it shows nothing.
 
-Until a workspace connects to Salesforce, every lookup ends as ``not-connected``;
-the connection and the lookup itself come with the Salesforce client.
+A lookup is at most two SOQL calls (the contact with its account's name, then the account's
+recent opportunities), cached per workspace and email for five minutes, misses included.
+Concurrent misses for one email wait for a single lookup. When Salesforce is slow, down or
+over its limit the card says so (or, once synced, shows the mirror's copy) and the page
+around it is unaffected.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from urllib.parse import quote, urlsplit
+
+from babel.numbers import format_currency
+from cachelib import BaseCache
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from webapp.addresses import InvalidAddress, normalize_email
+from webapp.cache import SingleFlight
+from webapp.clock import utcnow
+from webapp.crypto import Vault
+from webapp.integrations import card_cache
+from webapp.integrations.salesforce_connection import NotConnected, client_for
+from webapp.models import SalesforceConnection
+from webapp.salesforce import soql
+from webapp.salesforce.client import RetryPolicy, SalesforceClient
+from webapp.salesforce.errors import RateLimited, ReconnectNeeded, SalesforceError, Unavailable
+
+log = logging.getLogger(__name__)
 
 STATES = ("shown", "not-connected", "no-email", "no-match", "reconnect", "unavailable")
 REASONS = {
@@ -18,23 +42,226 @@ REASONS = {
     "reconnect": "the connection needs to be reconnected.",
     "unavailable": "could not be reached; try again later.",
 }
+MAX_OPPORTUNITIES = 5
+MATCH_LIMIT = 50
+REFRESH_COOLDOWN = 10  # seconds between forced refreshes per user
+# The card must answer quickly: a short timeout and one quick retry, never a long wait.
+CARD_TIMEOUT = (3.0, 6.0)
+CARD_RETRY = RetryPolicy(attempts=2, base_delay=0.2, max_delay=0.5)
 
 
-@dataclass(frozen=True)
+class BadEmail(ValueError):
+    pass
+
+
+@dataclass
+class OpportunityLine:
+    name: str
+    stage: str
+    amount: str
+    pill: str  # won | lost | open
+    close_date: str | None
+
+
+@dataclass
+class CardData:
+    contact_id: str
+    contact_name: str
+    title: str | None
+    lead_source: str | None
+    account_name: str | None
+    record_url: str | None
+    opportunities: list[OpportunityLine] = field(default_factory=list)
+    other_matches: int = 0
+    fetched_at: str = ""  # ISO time the data left Salesforce
+    from_mirror: bool = False
+
+
+@dataclass
 class CardResult:
     state: str
     email: str | None = None
+    card: CardData | None = None
+    cached: bool = False
 
     @property
     def reason(self) -> str:
         return REASONS.get(self.state, "")
 
+    @property
+    def fetched_at(self) -> datetime | None:
+        if self.card and self.card.fetched_at:
+            return datetime.fromisoformat(self.card.fetched_at)
+        return None
 
-def lookup(workspace_id: int, email: str) -> CardResult:
+
+def pill(is_won: bool | None, is_closed: bool | None) -> str:
+    """Won / Lost / Open from the stage's flags; orgs rename stages, so never from the name."""
+    if is_won:
+        return "won"
+    if is_closed:
+        return "lost"
+    return "open"
+
+
+def money(amount, currency: str | None) -> str:
+    if amount is None:
+        return ""
+    if not currency:
+        return f"{Decimal(str(amount)):,}"
+    return format_currency(Decimal(str(amount)), currency, locale="en_US")
+
+
+def record_url(instance_url: str | None, record_id: str) -> str | None:
+    """A link into Salesforce, only ever on the saved instance over http(s)."""
+    if not instance_url:
+        return None
+    parts = urlsplit(instance_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc}/lightning/r/Contact/{quote(record_id, safe='')}/view"
+
+
+def contact_query(email: str) -> str:
+    return (
+        "SELECT Id, Name, Title, LeadSource, AccountId, Account.Name, LastModifiedDate "
+        f"FROM Contact WHERE Email = {soql.quote(email)} "
+        f"ORDER BY LastModifiedDate DESC LIMIT {MATCH_LIMIT}"
+    )
+
+
+def opportunity_query(account_id: str, multi_currency: bool) -> str:
+    currency = ", CurrencyIsoCode" if multi_currency else ""
+    return (
+        f"SELECT Id, Name, StageName, Amount, CloseDate, IsClosed, IsWon{currency} "
+        f"FROM Opportunity WHERE AccountId = {soql.quote(account_id)} "
+        f"ORDER BY CloseDate DESC NULLS LAST, LastModifiedDate DESC LIMIT {MAX_OPPORTUNITIES}"
+    )
+
+
+def fetch(client: SalesforceClient, email: str, *, multi_currency: bool, org_currency: str | None) -> CardData | None:
+    """The two calls. None when no Salesforce contact has the address."""
+    matches = list(client.query(contact_query(email)))
+    if not matches:
+        return None
+    contact = matches[0]  # the most recently modified of those sharing the address
+    account = contact.get("Account") or {}
+    lines: list[OpportunityLine] = []
+    if contact.get("AccountId"):
+        for opp in client.query(opportunity_query(contact["AccountId"], multi_currency)):
+            currency = opp.get("CurrencyIsoCode") if multi_currency else org_currency
+            lines.append(
+                OpportunityLine(
+                    name=opp.get("Name") or "",
+                    stage=opp.get("StageName") or "",
+                    amount=money(opp.get("Amount"), currency),
+                    pill=pill(opp.get("IsWon"), opp.get("IsClosed")),
+                    close_date=opp.get("CloseDate"),
+                )
+            )
+    instance = client.auth.token().instance_url
+    return CardData(
+        contact_id=contact["Id"],
+        contact_name=contact.get("Name") or email,
+        title=contact.get("Title") or None,
+        lead_source=contact.get("LeadSource") or None,
+        account_name=account.get("Name") if account else None,
+        record_url=record_url(instance, contact["Id"]),
+        opportunities=lines,
+        other_matches=len(matches) - 1,
+        fetched_at=utcnow().isoformat(),
+    )
+
+
+def _encode(result: CardResult) -> dict:
+    return {"state": result.state, "card": asdict(result.card) if result.card else None}
+
+
+def _decode(email: str, value: dict) -> CardResult:
+    card = value.get("card")
+    if card:
+        card = CardData(**{**card, "opportunities": [OpportunityLine(**o) for o in card["opportunities"]]})
+    return CardResult(state=value["state"], email=email, card=card, cached=True)
+
+
+@dataclass
+class CardServices:
+    """What a lookup needs from the app, passed in so this module stays request-free."""
+
+    engine: Engine
+    vault: Vault
+    cache: BaseCache
+    flights: SingleFlight
+    mirror_lookup: object = None  # callable(workspace_id, email) -> CardData | None
+
+
+@dataclass(frozen=True)
+class _Org:
+    state: str | None
+    multi_currency: bool = False
+    org_currency: str | None = None
+
+
+def _org(engine: Engine, workspace_id: int) -> _Org:
+    # A short session of its own: no database connection is held while Salesforce is awaited.
+    with Session(engine) as session:
+        row = session.execute(
+            select(
+                SalesforceConnection.state, SalesforceConnection.multi_currency, SalesforceConnection.org_currency
+            ).where(SalesforceConnection.workspace_id == workspace_id)
+        ).first()
+    return _Org(*row) if row else _Org(None)
+
+
+def lookup(services: CardServices, workspace_id: int, email: str, *, refresh: bool = False) -> CardResult:
     if not (email or "").strip():
         return CardResult(state="no-email")
     try:
         normalized = normalize_email(email)
-    except InvalidAddress:
-        return CardResult(state="no-email")
-    return CardResult(state="not-connected", email=normalized)
+    except InvalidAddress as exc:
+        raise BadEmail(str(exc)) from exc
+
+    org = _org(services.engine, workspace_id)
+    if org.state is None or org.state == "configured":
+        return CardResult(state="not-connected", email=normalized)
+    if org.state == "reconnect":
+        return CardResult(state="reconnect", email=normalized)
+
+    key = card_cache.card_key(workspace_id, normalized)
+    if not refresh:
+        cached = services.cache.get(key)
+        if cached is not None:
+            return _decode(normalized, cached)
+    with services.flights.hold(key):
+        if not refresh:
+            cached = services.cache.get(key)  # filled while we waited for the lookup in flight
+            if cached is not None:
+                return _decode(normalized, cached)
+        result = _live(services, org, workspace_id, normalized)
+        if result.state in ("shown", "no-match") and not (result.card and result.card.from_mirror):
+            services.cache.set(key, _encode(result), timeout=card_cache.TTL_SECONDS)
+        return result
+
+
+def _live(services: CardServices, org: _Org, workspace_id: int, email: str) -> CardResult:
+    try:
+        client = client_for(services.engine, services.vault, workspace_id, timeout=CARD_TIMEOUT, retry=CARD_RETRY)
+        card = fetch(client, email, multi_currency=org.multi_currency, org_currency=org.org_currency)
+    except NotConnected:
+        return CardResult(state="not-connected", email=email)
+    except ReconnectNeeded:
+        return CardResult(state="reconnect", email=email)
+    except (Unavailable, RateLimited, SalesforceError) as exc:
+        log.warning("salesforce card lookup failed", extra={"workspace": workspace_id, "error": str(exc)})
+        fallback = services.mirror_lookup(workspace_id, email) if services.mirror_lookup else None
+        if fallback is not None:
+            return CardResult(state="shown", email=email, card=fallback)
+        return CardResult(state="unavailable", email=email)
+    if card is None:
+        return CardResult(state="no-match", email=email)
+    return CardResult(state="shown", email=email, card=card)
+
+
+def may_refresh(cache: BaseCache, user_id: int) -> bool:
+    """A forced refresh at most every few seconds per user: it spends the org's API calls."""
+    return bool(cache.add(f"sfcard-refresh:{user_id}", 1, timeout=REFRESH_COOLDOWN))

@@ -22,3 +22,21 @@ from webapp.models.salesforce import (  # noqa: F401
     OAuthState,
     SalesforceConnection,
 )
+from webapp.models.mirror import (  # noqa: F401
+    SfAccount,
+    SfContact,
+    SfOpportunity,
+    SfOpportunityHistory,
+    SfOpportunityStage,
+    SfUser,
+)
+from webapp.models.sync import (  # noqa: F401
+    ACTIVE_STATUSES,
+    FREQUENCIES,
+    RUN_STATUSES,
+    RUN_TRIGGERS,
+    SyncCursor,
+    SyncRecordError,
+    SyncRun,
+    SyncSettings,
+)

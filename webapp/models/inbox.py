@@ -92,6 +92,8 @@ class Contact(SQLModel, table=True):
     __table_args__ = (
         # One inbox contact per address; addresses compare case-insensitively.
         UniqueConstraint("workspace_id", "email_normalized"),
+        # One inbox contact per Salesforce contact; NULLs (unlinked contacts) do not clash.
+        UniqueConstraint("workspace_id", "salesforce_id"),
         Index("ix_contact_workspace_name", "workspace_id", "name"),
     )
 
@@ -103,6 +105,10 @@ class Contact(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=64)
     title: str | None = Field(default=None, max_length=200)
     company: str | None = Field(default=None, max_length=200)
+    # The Salesforce contact this one mirrors, set by the sync when exactly one has this email.
+    salesforce_id: str | None = Field(default=None, max_length=18)
+    # How many Salesforce contacts share this email; 2 or more is flagged, never guessed.
+    salesforce_matches: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

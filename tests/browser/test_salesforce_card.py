@@ -1,0 +1,60 @@
+"""The Salesforce card as a person sees it, against the emulator's demo org."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from tests.browser.test_conversation_page import _sign_in
+from webapp.db import get_engine, session_scope
+from webapp.emulator import EmulatorOptions
+from webapp.emulator.server import serve_in_thread
+from webapp.integrations import salesforce_connection as connection
+from webapp.models import Contact, Conversation
+
+
+@pytest.fixture
+def demo_emulator():
+    running = serve_in_thread(EmulatorOptions())
+    yield running
+    running.stop()
+
+
+def test_card_loads_with_pills_and_a_link(browser, live_server, seeded, app, demo_emulator, artifacts):
+    store = demo_emulator.app.emulator.store
+    opportunities = store.tables["Opportunity"].records
+    with session_scope(get_engine(app)) as session:
+        connection.save_setup(
+            session, app.extensions["vault"], 1,
+            connection.SetupInput(mode="client-credentials", environment="custom", url=demo_emulator.url,
+                                  client_id="emulator-client-id", client_secret="emulator-client-secret"),
+        )
+        # A demo conversation whose contact has an account with closed and open opportunities.
+        conversation_id = None
+        for conv, email in session.execute(select(Conversation.id, Contact.email_normalized).join(Contact)).all():
+            sf = [c for c in store.tables["Contact"].records if (c.get("Email") or "").lower() == email and not c["IsDeleted"]]
+            if len(sf) == 1 and sf[0].get("AccountId"):
+                mine = [o for o in opportunities if o["AccountId"] == sf[0]["AccountId"] and not o["IsDeleted"]]
+                if len({o["IsWon"] for o in mine if o["IsClosed"]}) == 2 and any(not o["IsClosed"] for o in mine):
+                    conversation_id, contact_id = conv, sf[0]["Id"]
+                    break
+    assert conversation_id, "the demo data should include such a conversation"
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _sign_in(page, live_server)
+    page.goto(f"{live_server}/inbox/{conversation_id}")
+    card = page.locator("#card-salesforce[data-state='shown']")
+    expect(card).to_be_visible()
+    expect(card.locator(".opportunity").first).to_be_visible()
+    assert card.locator(".opportunity").count() <= 5
+    pills = set(card.locator(".pill").all_inner_texts())
+    assert pills <= {"Won", "Lost", "Open"} and pills
+    link = card.get_by_role("link", name=re.compile("Open in Salesforce"))
+    expect(link).to_have_attribute("href", f"{demo_emulator.url}/lightning/r/Contact/{contact_id}/view")
+    expect(link).to_have_attribute("target", "_blank")
+    expect(link).to_have_attribute("rel", re.compile("noopener"))
+    page.screenshot(path=str(artifacts / "salesforce-card.png"))
+    page.close()

@@ -1,0 +1,73 @@
+"""`flask --app wsgi import-mail PATH --workspace NAME`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.db import get_engine, session_scope
+from webapp.mailimport.importer import ImportSummary, import_messages
+from webapp.mailimport.sources import SourceError, iter_path
+from webapp.models import Workspace
+
+CONCURRENT_IMPORT = (
+    "Another import into this workspace stored some of the same messages at the same time. "
+    "Nothing was imported; run the import again."
+)
+
+
+@click.command("import-mail")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--workspace", "workspace_name", required=True, help="The workspace's name.")
+@click.option("--dry-run", is_flag=True, help="Read and report, but store nothing.")
+@with_appcontext
+def import_mail(path: Path, workspace_name: str, dry_run: bool) -> None:
+    """Import an mbox file, a folder of .eml files, an .eml file or a .zip of them."""
+    if not path.exists():
+        raise click.ClickException(f"{path}: no such file or folder.")
+    started = time.perf_counter()
+    try:
+        with session_scope(get_engine()) as session:
+            workspace_id = session.execute(
+                select(Workspace.id).where(Workspace.name == workspace_name)
+            ).scalar_one_or_none()
+            if workspace_id is None:
+                names = session.execute(select(Workspace.name).order_by(Workspace.name)).scalars().all()
+                known = ", ".join(f"“{n}”" for n in names) or "none yet"
+                raise click.ClickException(f"No workspace named “{workspace_name}” (workspaces: {known}).")
+            try:
+                summary = import_messages(session, workspace_id, iter_path(path), source=path.name)
+            except SourceError as exc:
+                raise click.ClickException(f"{exc} Nothing was imported.") from exc
+            if dry_run:
+                session.rollback()
+    except IntegrityError as exc:
+        raise click.ClickException(CONCURRENT_IMPORT) from exc
+    for line in summary_lines(summary, dry_run=dry_run):
+        click.echo(line)
+    click.echo(f"Took {time.perf_counter() - started:.1f} s.")
+
+
+def summary_lines(summary: ImportSummary, *, dry_run: bool = False) -> list[str]:
+    verb = "Would import" if dry_run else "Imported"
+    lines = [
+        f"{verb} {summary.imported} of {summary.seen} messages from {summary.source} "
+        f"({summary.inbound} received, {summary.outbound} sent).",
+        f"Conversations: {summary.conversations_created} new, {summary.conversations_extended} "
+        f"existing continued. Contacts: {summary.contacts_created} new.",
+    ]
+    if summary.skipped:
+        lines.append(f"Skipped {summary.skipped_total}:")
+        for reason, count in summary.skipped.most_common():
+            examples = "; ".join(summary.examples.get(reason, []))
+            lines.append(f"  {count:>6}  {reason}" + (f"  (e.g. {examples})" if examples else ""))
+    if summary.notes:
+        lines.append("Repaired on the way in:")
+        for note, count in summary.notes.most_common():
+            lines.append(f"  {count:>6}  {note}")
+    return lines

@@ -1,0 +1,368 @@
+"""Parsed mail into conversations, messages and contacts of one workspace.
+
+Messages are handled in batches: one query per batch finds which Message-IDs (the batch's own
+and those it refers to) are already stored, one finds the contacts, one the conversations a
+subject might continue; rows are then written in bulk. Nothing is committed here: the caller
+owns the transaction, so an import is whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlmodel import Session
+
+from webapp.addresses import domain_of
+from webapp.clock import as_utc
+from webapp.mailimport.parse import (
+    ParsedMessage,
+    Unparseable,
+    normalize_subject,
+    parse_message,
+    strip_prefixes,
+)
+from webapp.mailimport.sources import RawMessage
+from webapp.models import Contact, Conversation, Message, WorkspaceAddress
+
+BATCH = 1000
+IN_CHUNK = 900  # bound parameters per IN (...), well under SQLite's and Postgres' limits
+# Subject threading only joins a reply to a conversation with the same correspondent that was
+# active within this window; older mail with the same subject starts a new conversation.
+SUBJECT_WINDOW = timedelta(days=30)
+EXAMPLES_PER_REASON = 5
+
+DUPLICATE_STORED = "duplicate (already imported)"
+DUPLICATE_IN_SOURCE = "duplicate (appears twice in this file)"
+
+
+@dataclass
+class ImportSummary:
+    source: str = ""
+    seen: int = 0
+    imported: int = 0
+    inbound: int = 0
+    outbound: int = 0
+    conversations_created: int = 0
+    conversations_extended: int = 0
+    contacts_created: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    notes: Counter = field(default_factory=Counter)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+    def skip(self, reason: str, label: str) -> None:
+        self.skipped[reason] += 1
+        examples = self.examples.setdefault(reason, [])
+        if len(examples) < EXAMPLES_PER_REASON:
+            examples.append(label)
+
+
+@dataclass(eq=False)
+class _Thread:
+    """A conversation while the import runs; ``row`` is None until it is written."""
+
+    subject: str
+    first_at: datetime
+    last_at: datetime
+    status: str = "open"
+    contact: Contact | None = None
+    row: Conversation | None = None
+    existed: bool = False
+    touched: bool = False
+
+
+def import_messages(
+    session: Session, workspace_id: int, items: Iterable[RawMessage], source: str = ""
+) -> ImportSummary:
+    return _Importer(session, workspace_id, source).run(items)
+
+
+class _Importer:
+    def __init__(self, session: Session, workspace_id: int, source: str):
+        self.session = session
+        self.workspace_id = workspace_id
+        self.summary = ImportSummary(source=source)
+        values = session.execute(
+            select(WorkspaceAddress.value).where(WorkspaceAddress.workspace_id == workspace_id)
+        ).scalars()
+        values = {v.strip().lower() for v in values}
+        self.own_addresses = {v for v in values if "@" in v}
+        self.own_domains = {v for v in values if "@" not in v}
+        self.thread_of: dict[str, _Thread] = {}  # Message-ID -> its conversation
+        self.children_of: dict[str, _Thread] = {}  # referenced but not yet seen -> the reply's
+        self.threads_by_id: dict[int, _Thread] = {}
+        self.by_subject: dict[tuple[str, str], list[_Thread]] = {}
+        self.contacts: dict[str, Contact | None] = {}
+        self.imported_ids: set[str] = set()
+        self.stored_ids: set[str] = set()
+
+    def run(self, items: Iterable[RawMessage]) -> ImportSummary:
+        batch: list[tuple[str, ParsedMessage]] = []
+        for item in items:
+            self.summary.seen += 1
+            if item.data is None:
+                self.summary.skip(item.error or "unreadable", item.label)
+                continue
+            parsed = parse_message(item.data, item.fallback_date)
+            if isinstance(parsed, Unparseable):
+                label = f"{item.label}: “{parsed.subject}”" if parsed.subject else item.label
+                self.summary.skip(parsed.reason, label)
+                continue
+            batch.append((item.label, parsed))
+            if len(batch) >= BATCH:
+                self._import_batch(batch)
+                batch = []
+        if batch:
+            self._import_batch(batch)
+        return self.summary
+
+    # -- one batch -------------------------------------------------------------------------
+
+    def _import_batch(self, batch: list[tuple[str, ParsedMessage]]) -> None:
+        # Oldest first, so a reply usually finds its parent already placed.
+        batch.sort(key=lambda pair: pair[1].sent_at)
+        self._load_stored_ids(batch)
+        people = [self._correspondent(p) for _, p in batch]
+        self._load_contacts({email for email, _ in people if email})
+        self._load_subject_candidates(batch, people)
+
+        new_threads: list[_Thread] = []
+        placed: list[tuple[ParsedMessage, str, _Thread]] = []
+        for (label, parsed), (email, name) in zip(batch, people):
+            if parsed.message_id in self.imported_ids:
+                self.summary.skip(DUPLICATE_IN_SOURCE, f"{label}: {parsed.message_id}")
+                continue
+            if parsed.message_id in self.stored_ids:
+                self.summary.skip(DUPLICATE_STORED, f"{label}: {parsed.message_id}")
+                continue
+            for note in parsed.notes:
+                self.summary.notes[note] += 1
+            direction = "out" if self._is_ours(parsed.from_address) else "in"
+            contact = self._contact(email, name)
+            thread = self._find_thread(parsed, email)
+            if thread is None:
+                thread = _Thread(strip_prefixes(parsed.subject), parsed.sent_at, parsed.sent_at)
+                new_threads.append(thread)
+                self.summary.conversations_created += 1
+            elif thread.existed and not thread.touched:
+                self.summary.conversations_extended += 1
+            self._place(parsed, direction, contact, thread, email)
+            placed.append((parsed, direction, thread))
+        self._write(new_threads, placed)
+
+    def _load_stored_ids(self, batch: list[tuple[str, ParsedMessage]]) -> None:
+        wanted = {p.message_id for _, p in batch}
+        for _, parsed in batch:
+            wanted.update(parsed.references)
+            if parsed.in_reply_to:
+                wanted.add(parsed.in_reply_to)
+        wanted -= self.thread_of.keys()
+        found: dict[str, int] = {}
+        for chunk in _chunks(sorted(wanted)):
+            found.update(
+                self.session.execute(
+                    select(Message.message_id, Message.conversation_id).where(
+                        Message.workspace_id == self.workspace_id, Message.message_id.in_(chunk)
+                    )
+                ).tuples()
+            )
+        # Every id found, not only the batch's own: a later batch may hold one of them.
+        self.stored_ids.update(found.keys())
+        self._load_threads(set(found.values()))
+        for message_id, conversation_id in found.items():
+            self.thread_of[message_id] = self.threads_by_id[conversation_id]
+
+    def _load_threads(self, ids: set[int]) -> None:
+        missing = sorted(ids - self.threads_by_id.keys())
+        for chunk in _chunks(missing):
+            rows = self.session.execute(
+                select(Conversation, Contact)
+                .outerjoin(Contact, Contact.id == Conversation.contact_id)
+                .where(Conversation.workspace_id == self.workspace_id, Conversation.id.in_(chunk))
+            ).tuples()
+            for conversation, contact in rows:
+                self._adopt(conversation, contact)
+
+    def _adopt(self, conversation: Conversation, contact: Contact | None) -> _Thread:
+        thread = _Thread(
+            subject=conversation.subject,
+            first_at=as_utc(conversation.created_at),
+            last_at=as_utc(conversation.last_activity_at),
+            status=conversation.status,
+            contact=contact,
+            row=conversation,
+            existed=True,
+        )
+        self.threads_by_id[conversation.id] = thread
+        if contact is not None and contact.email_normalized:
+            self.contacts.setdefault(contact.email_normalized, contact)
+            self._index_subject(thread, contact.email_normalized)
+        return thread
+
+    def _load_contacts(self, emails: set[str]) -> None:
+        missing = sorted(emails - self.contacts.keys())
+        for chunk in _chunks(missing):
+            rows = self.session.execute(
+                select(Contact).where(
+                    Contact.workspace_id == self.workspace_id, Contact.email_normalized.in_(chunk)
+                )
+            ).scalars()
+            for contact in rows:
+                self.contacts[contact.email_normalized] = contact
+        for email in missing:
+            self.contacts.setdefault(email, None)
+
+    def _load_subject_candidates(self, batch, people) -> None:
+        """Stored conversations a reply without usable headers might belong to."""
+        replies = [(p, email) for (_, p), (email, _) in zip(batch, people) if email and p.is_reply]
+        if not replies:
+            return
+        since = min(p.sent_at for p, _ in replies) - SUBJECT_WINDOW
+        contact_ids = sorted(
+            {c.id for _, email in replies if (c := self.contacts.get(email)) is not None and c.id}
+        )
+        for chunk in _chunks(contact_ids):
+            rows = self.session.execute(
+                select(Conversation, Contact)
+                .join(Contact, Contact.id == Conversation.contact_id)
+                .where(
+                    Conversation.workspace_id == self.workspace_id,
+                    Conversation.contact_id.in_(chunk),
+                    Conversation.last_activity_at >= since,
+                )
+            ).tuples()
+            for conversation, contact in rows:
+                if conversation.id not in self.threads_by_id:
+                    self._adopt(conversation, contact)
+
+    # -- threading ---------------------------------------------------------------------------
+
+    def _find_thread(self, parsed: ParsedMessage, email: str | None) -> _Thread | None:
+        for ref in ([parsed.in_reply_to] if parsed.in_reply_to else []) + parsed.references[::-1]:
+            if ref in self.thread_of:
+                return self.thread_of[ref]
+        # A reply that came earlier in the file named this message as its parent.
+        if parsed.message_id in self.children_of:
+            return self.children_of[parsed.message_id]
+        if not (parsed.is_reply and email):
+            return None
+        key = normalize_subject(parsed.subject)
+        if not key:
+            return None
+        best, best_gap = None, None
+        for thread in self.by_subject.get((email, key), ()):
+            if thread.first_at - SUBJECT_WINDOW <= parsed.sent_at <= thread.last_at + SUBJECT_WINDOW:
+                gap = abs(parsed.sent_at - thread.last_at)
+                if best_gap is None or gap < best_gap:
+                    best, best_gap = thread, gap
+        return best
+
+    def _place(self, parsed: ParsedMessage, direction: str, contact, thread: _Thread, email) -> None:
+        thread.touched = True
+        if thread.contact is None and contact is not None:
+            thread.contact = contact
+        thread.first_at = min(thread.first_at, parsed.sent_at)
+        if parsed.sent_at >= thread.last_at:
+            thread.last_at = parsed.sent_at
+            # The newest message decides: theirs needs an answer; ours waits on them.
+            if direction == "in":
+                thread.status = "open"
+            elif thread.status == "open":
+                thread.status = "pending"
+        self.thread_of[parsed.message_id] = thread
+        self.imported_ids.add(parsed.message_id)
+        for ref in ([parsed.in_reply_to] if parsed.in_reply_to else []) + parsed.references:
+            if ref not in self.thread_of:
+                self.children_of.setdefault(ref, thread)
+        if email:
+            self._index_subject(thread, email, parsed.subject)
+        self.summary.imported += 1
+        if direction == "in":
+            self.summary.inbound += 1
+        else:
+            self.summary.outbound += 1
+
+    def _index_subject(self, thread: _Thread, email: str, subject: str | None = None) -> None:
+        key = normalize_subject(subject if subject is not None else thread.subject)
+        if key:
+            threads = self.by_subject.setdefault((email, key), [])
+            if thread not in threads:
+                threads.append(thread)
+
+    # -- people ------------------------------------------------------------------------------
+
+    def _is_ours(self, address: str) -> bool:
+        return address in self.own_addresses or domain_of(address) in self.own_domains
+
+    def _correspondent(self, parsed: ParsedMessage) -> tuple[str | None, str]:
+        """The person on the other side: the sender of inbound mail, else the first outside
+        recipient. None for mail only between our own addresses."""
+        if not self._is_ours(parsed.from_address):
+            return parsed.from_address, parsed.from_name
+        for address, name in parsed.to + parsed.cc:
+            if not self._is_ours(address):
+                return address, name
+        return None, ""
+
+    def _contact(self, email: str | None, name: str) -> Contact | None:
+        if not email:
+            return None
+        contact = self.contacts.get(email)
+        if contact is None:
+            contact = Contact(workspace_id=self.workspace_id, name=name, email=email, email_normalized=email)
+            self.session.add(contact)
+            self.contacts[email] = contact
+            self.summary.contacts_created += 1
+        elif not contact.name and name:
+            contact.name = name
+        return contact
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _write(self, new_threads: list[_Thread], placed: list[tuple[ParsedMessage, str, _Thread]]) -> None:
+        self.session.flush()  # new contacts get their ids
+        for thread in new_threads:
+            thread.row = Conversation(workspace_id=self.workspace_id, subject=thread.subject[:998])
+            self.session.add(thread.row)
+        for thread in {id(t): t for _, _, t in placed}.values():
+            row = thread.row
+            row.contact_id = row.contact_id or (thread.contact.id if thread.contact else None)
+            row.status = thread.status
+            row.last_activity_at = thread.last_at
+            if not thread.existed:
+                row.created_at = thread.first_at
+        self.session.flush()
+        for thread in new_threads:
+            self.threads_by_id[thread.row.id] = thread
+        rows = [
+            {
+                "workspace_id": self.workspace_id,
+                "conversation_id": thread.row.id,
+                "direction": direction,
+                "from_address": p.from_address,
+                "from_name": p.from_name,
+                "to_addresses": ", ".join(address for address, _ in p.to),
+                "cc_addresses": ", ".join(address for address, _ in p.cc),
+                "subject": p.subject,
+                "sent_at": p.sent_at,
+                "message_id": p.message_id,
+                "in_reply_to": p.in_reply_to,
+                "snippet": p.snippet,
+                "body_text": p.body_text,
+            }
+            for p, direction, thread in placed
+        ]
+        if rows:
+            self.session.execute(insert(Message), rows)
+
+
+def _chunks(values: list) -> Iterable[list]:
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]

@@ -1,0 +1,324 @@
+"""One raw message (bytes) to a plain ParsedMessage, or the reason it cannot be imported.
+
+Real archives are full of mail that breaks the rules: 8-bit headers, charsets nobody knows,
+dates in the future, no Message-ID. Nothing here raises on bad input; what can be recovered is
+recovered (and noted), what cannot becomes a skip reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+from html.parser import HTMLParser
+
+from webapp.addresses import InvalidAddress, normalize_email
+from webapp.clock import utcnow
+
+# Skip reasons, worded for the summary people read.
+NOT_AN_EMAIL = "not an email message"
+NO_SENDER = "no sender (From missing or not an address)"
+NO_DATE = "no usable date"
+
+# Recoveries, counted in the summary so nobody is surprised by them later.
+NOTE_SYNTHESIZED_ID = "Message-ID missing; one was made from the message's content"
+NOTE_DATE_FALLBACK = "Date missing or unreadable; taken from the Received header or mbox line"
+NOTE_CHARSET = "body in an unknown or wrong charset; decoded as best we could"
+
+SNIPPET_CHARS = 200
+BODY_CHARS = 200_000  # a pasted log or a mislabelled attachment should not bloat the table
+EARLIEST = datetime(1980, 1, 1, tzinfo=UTC)
+SYNTHETIC_DOMAIN = "import.invalid"
+
+log = logging.getLogger(__name__)
+_PARSER = BytesParser(policy=policy.default)
+_MSG_ID_RE = re.compile(r"<[^<>\s]+>")
+_SURROGATES_RE = re.compile("[\udc80-\udcff]+")
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FOLD_RE = re.compile(r"\r?\n[ \t]*")
+_SPACE_RE = re.compile(r"\s+")
+# Reply and forward prefixes in the languages mail clients actually send.
+_PREFIX_RE = re.compile(
+    r"^\s*(?:(?:re|fwd?|aw|sv|vs|wg|antw|tr|rv|ref|rif|odp|res|enc)\s*(?:\[\d+\])?\s*[:：]\s*)+",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class ParsedMessage:
+    message_id: str
+    from_address: str
+    from_name: str
+    to: list[tuple[str, str]]  # (normalized address, display name)
+    cc: list[tuple[str, str]]
+    subject: str
+    sent_at: datetime
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    body_text: str = ""
+    snippet: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def is_reply(self) -> bool:
+        return bool(_PREFIX_RE.match(self.subject))
+
+
+@dataclass
+class Unparseable:
+    reason: str
+    subject: str = ""
+
+
+def parse_message(raw: bytes, fallback_date: datetime | None = None) -> ParsedMessage | Unparseable:
+    """Parse one message. ``fallback_date`` is the mbox ``From `` line's date, when there is one."""
+    try:
+        return _parse(raw, fallback_date)
+    except Exception:  # the email package has corners that still raise; none may stop an import
+        log.debug("message not parseable", exc_info=True)
+        return Unparseable(NOT_AN_EMAIL)
+
+
+def normalize_subject(subject: str) -> str:
+    """The subject without Re:/Fwd:/AW:/SV: prefixes, lower-cased, spaces collapsed."""
+    return _SPACE_RE.sub(" ", _PREFIX_RE.sub("", subject)).strip().lower()
+
+
+def strip_prefixes(subject: str) -> str:
+    return _PREFIX_RE.sub("", subject).strip()
+
+
+def synthesize_message_id(raw: bytes) -> str:
+    # Line endings differ between an mbox and the same message saved as .eml; the id must not.
+    canonical = raw.replace(b"\r\n", b"\n").strip()
+    return f"<{hashlib.sha256(canonical).hexdigest()[:40]}@{SYNTHETIC_DOMAIN}>"
+
+
+def _parse(raw: bytes, fallback_date: datetime | None) -> ParsedMessage | Unparseable:
+    msg = _PARSER.parsebytes(raw)
+    headers = {name.lower(): value for name, value in reversed(list(msg.raw_items()))}  # first wins
+    if not headers:
+        return Unparseable(NOT_AN_EMAIL)
+    notes: list[str] = []
+    subject = _clean(_SPACE_RE.sub(" ", str(_header(headers, "subject") or ""))).strip()[:998]
+
+    senders = _addresses(headers, "from") or _addresses(headers, "sender")
+    if not senders:
+        return Unparseable(NO_SENDER, subject)
+    from_address, from_name = senders[0]
+
+    sent_at = _date(headers.get("date"))
+    if sent_at is None:
+        sent_at = _received_date(msg) or _plausible(fallback_date)
+        if sent_at is None:
+            return Unparseable(NO_DATE, subject)
+        notes.append(NOTE_DATE_FALLBACK)
+
+    message_id = _first_id(headers.get("message-id"))
+    if message_id is None:
+        message_id = synthesize_message_id(raw)
+        notes.append(NOTE_SYNTHESIZED_ID)
+    in_reply_to = _first_id(headers.get("in-reply-to"))
+    references = _MSG_ID_RE.findall(_clean(headers.get("references", "")))[-50:]
+    references = [ref for ref in references if len(ref) <= 998 and ref != message_id]
+
+    body, charset_trouble = _body(msg)
+    if charset_trouble:
+        notes.append(NOTE_CHARSET)
+    return ParsedMessage(
+        message_id=message_id,
+        from_address=from_address,
+        from_name=from_name,
+        to=_addresses(headers, "to"),
+        cc=_addresses(headers, "cc"),
+        subject=subject,
+        sent_at=sent_at,
+        in_reply_to=in_reply_to if in_reply_to != message_id else None,
+        references=references,
+        body_text=body[:BODY_CHARS],
+        snippet=snippet_of(body),
+        notes=notes,
+    )
+
+
+def _header(headers: dict[str, str], name: str):
+    """The header parsed by the email package, after 8-bit bytes are given a charset."""
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    value = _FOLD_RE.sub(" ", _redecode(raw))
+    try:
+        return policy.default.header_factory(name, value)
+    except Exception:
+        return value
+
+
+def _addresses(headers: dict[str, str], name: str) -> list[tuple[str, str]]:
+    """Valid addresses of an address header, normalized, in order, without repeats."""
+    parsed = _header(headers, name)
+    if parsed is None:
+        return []
+    try:
+        pairs = [(a.addr_spec, a.display_name) for a in parsed.addresses]
+    except Exception:  # a header the strict parser gave up on; the lenient one still helps
+        pairs = [(addr, name_) for name_, addr in getaddresses([str(parsed)])]
+    result: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for addr, display in pairs:
+        try:
+            email = normalize_email(_clean(addr))
+        except InvalidAddress:
+            continue
+        if email not in seen:
+            seen.add(email)
+            result.append((email, _clean(display or "").strip().strip("'\"")[:200]))
+    return result
+
+
+def _date(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        value = parsedate_to_datetime(_redecode(raw).strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return _plausible(value)
+
+
+def _plausible(value: datetime | None) -> datetime | None:
+    """Aware UTC, or None for a date no real message was sent on."""
+    if value is None:
+        return None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if not EARLIEST <= value <= utcnow() + timedelta(days=2):
+        return None
+    return value
+
+
+def _received_date(msg: EmailMessage) -> datetime | None:
+    # The topmost Received header is when the message reached its last hop: close enough.
+    for name, value in msg.raw_items():
+        if name.lower() == "received" and ";" in value:
+            found = _date(_FOLD_RE.sub(" ", value).rsplit(";", 1)[1])
+            if found is not None:
+                return found
+    return None
+
+
+def _first_id(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    value = _clean(_FOLD_RE.sub(" ", raw)).strip()
+    found = _MSG_ID_RE.search(value)
+    if found:
+        return found.group(0)[:998]
+    # Some mailers drop the angle brackets; a single token is still an id.
+    if value and not _SPACE_RE.search(value) and len(value) <= 996:
+        return f"<{value}>"
+    return None
+
+
+def _body(msg: EmailMessage) -> tuple[str, bool]:
+    """The message's text, preferring text/plain; HTML-only mail is turned into text."""
+    plain = html = None
+    for part in msg.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        kind = part.get_content_type()
+        if kind == "text/plain" and plain is None:
+            plain = part
+        elif kind == "text/html" and html is None:
+            html = part
+    if plain is None and html is None:
+        return "", False
+    text, trouble = _part_text(plain if plain is not None else html)
+    if plain is None:
+        text = html_to_text(text)
+    return _clean(text).replace("\r\n", "\n").strip(), trouble
+
+
+def _part_text(part: EmailMessage) -> tuple[str, bool]:
+    try:
+        return part.get_content(), False
+    except Exception:  # unknown charset, or bytes that are not in the declared one
+        pass
+    try:
+        data = part.get_payload(decode=True) or b""
+    except Exception:
+        return "", True
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    return _decode_bytes(data), True
+
+
+def _decode_bytes(data: bytes) -> str:
+    for charset in ("utf-8", "cp1252"):
+        try:
+            return data.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _redecode(value: str) -> str:
+    """Undeclared 8-bit bytes arrive as surrogates; give each run of them a real charset."""
+    return _SURROGATES_RE.sub(
+        lambda m: _decode_bytes(m.group(0).encode("utf-8", "surrogateescape")), value
+    )
+
+
+def _clean(value: str) -> str:
+    # PostgreSQL refuses NUL in text, and stray control characters only ever cause trouble.
+    return _CONTROL_RE.sub("", _redecode(value).replace("\ufffd", ""))
+
+
+def snippet_of(body: str) -> str:
+    """The first words of what was written, leaving out quoted earlier mail."""
+    lines = [line for line in body.splitlines() if not line.lstrip().startswith(">")]
+    text = _SPACE_RE.sub(" ", " ".join(lines)).strip()
+    if len(text) <= SNIPPET_CHARS:
+        return text
+    return text[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+class _TextExtractor(HTMLParser):
+    BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"}
+    HIDDEN = {"script", "style", "head", "title"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.HIDDEN:
+            self.hidden += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in self.HIDDEN:
+            self.hidden = max(0, self.hidden - 1)
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self.hidden:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(html)
+        extractor.close()
+    except Exception:
+        return _SPACE_RE.sub(" ", re.sub(r"<[^>]*>", " ", html)).strip()
+    lines = (_SPACE_RE.sub(" ", line).strip() for line in "".join(extractor.parts).splitlines())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
