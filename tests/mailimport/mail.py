@@ -5,9 +5,6 @@ from __future__ import annotations
 import io
 import zipfile
 
-KEEP = object()
-
-
 def eml(
     *,
     frm: str | None = "Bob Buyer <bob@customer.test>",
@@ -48,9 +45,10 @@ def mbox(*messages: bytes) -> bytes:
     return bytes(out)
 
 
-def zipped(files: dict[str, bytes]) -> bytes:
+def zipped(files: dict[str, bytes], *, stored: bool = False) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(buffer, "w", method) as archive:
         for name, data in files.items():
             archive.writestr(name, data)
     return buffer.getvalue()

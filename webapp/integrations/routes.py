@@ -31,6 +31,7 @@ def salesforce_callback():
         flash(f"Salesforce was not connected: {exc}", "error")
         return redirect(url_for("settings.salesforce"))
     session.commit()
+    card_service.forget_connection_state(current_app.extensions["cache"], current_user.workspace_id)
     flash(f"Connected to Salesforce as {conn.sf_username or conn.sf_user_id}.", "success")
     return redirect(url_for("settings.salesforce"))
 

@@ -202,15 +202,30 @@ class _Org:
     org_currency: str | None = None
 
 
-def _org(engine: Engine, workspace_id: int) -> _Org:
+ORG_TTL = 10  # seconds a workspace's connection state is reused by cards
+
+
+def _org(services: CardServices, workspace_id: int) -> _Org:
+    """The connection's state, cached briefly: a cache hit should not need the database."""
+    key = f"sfconn:v1:{workspace_id}"
+    cached = services.cache.get(key)
+    if cached is not None:
+        return _Org(*cached)
     # A short session of its own: no database connection is held while Salesforce is awaited.
-    with Session(engine) as session:
+    with Session(services.engine) as session:
         row = session.execute(
             select(
                 SalesforceConnection.state, SalesforceConnection.multi_currency, SalesforceConnection.org_currency
             ).where(SalesforceConnection.workspace_id == workspace_id)
         ).first()
-    return _Org(*row) if row else _Org(None)
+    org = _Org(*row) if row else _Org(None)
+    services.cache.set(key, (org.state, org.multi_currency, org.org_currency), timeout=ORG_TTL)
+    return org
+
+
+def forget_connection_state(cache: BaseCache, workspace_id: int) -> None:
+    """Called when a connection changes, so cards notice at once rather than within ORG_TTL."""
+    cache.delete(f"sfconn:v1:{workspace_id}")
 
 
 def lookup(services: CardServices, workspace_id: int, email: str, *, refresh: bool = False) -> CardResult:
@@ -221,7 +236,7 @@ def lookup(services: CardServices, workspace_id: int, email: str, *, refresh: bo
     except InvalidAddress as exc:
         raise BadEmail(str(exc)) from exc
 
-    org = _org(services.engine, workspace_id)
+    org = _org(services, workspace_id)
     if org.state is None or org.state == "configured":
         return CardResult(state="not-connected", email=normalized)
     if org.state == "reconnect":
@@ -250,6 +265,7 @@ def _live(services: CardServices, org: _Org, workspace_id: int, email: str) -> C
     except NotConnected:
         return CardResult(state="not-connected", email=email)
     except ReconnectNeeded:
+        forget_connection_state(services.cache, workspace_id)
         return CardResult(state="reconnect", email=email)
     except (Unavailable, RateLimited, SalesforceError) as exc:
         log.warning("salesforce card lookup failed", extra={"workspace": workspace_id, "error": str(exc)})

@@ -33,6 +33,7 @@ IN_CHUNK = 900  # bound parameters per IN (...), well under SQLite's and Postgre
 # Subject threading only joins a reply to a conversation with the same correspondent that was
 # active within this window; older mail with the same subject starts a new conversation.
 SUBJECT_WINDOW = timedelta(days=30)
+REPLY_LOOKAHEAD = timedelta(days=90)
 EXAMPLES_PER_REASON = 5
 
 DUPLICATE_STORED = "duplicate (already imported)"
@@ -158,7 +159,8 @@ class _Importer:
         self._write(new_threads, placed)
 
     def _load_stored_ids(self, batch: list[tuple[str, ParsedMessage]]) -> None:
-        wanted = {p.message_id for _, p in batch}
+        own = {p.message_id for _, p in batch} - self.thread_of.keys()
+        wanted = set(own)
         for _, parsed in batch:
             wanted.update(parsed.references)
             if parsed.in_reply_to:
@@ -171,13 +173,40 @@ class _Importer:
                     select(Message.message_id, Message.conversation_id).where(
                         Message.workspace_id == self.workspace_id, Message.message_id.in_(chunk)
                     )
-                ).tuples()
+                ).all()
             )
+        replies = self._stored_replies(own - found.keys(), batch)
+        self._load_threads(set(found.values()) | set(replies.values()))
         # Every id found, not only the batch's own: a later batch may hold one of them.
         self.stored_ids.update(found.keys())
-        self._load_threads(set(found.values()))
         for message_id, conversation_id in found.items():
             self.thread_of[message_id] = self.threads_by_id[conversation_id]
+        for parent_id, conversation_id in replies.items():
+            self.children_of.setdefault(parent_id, self.threads_by_id[conversation_id])
+
+    def _stored_replies(self, ids: set[str], batch) -> dict[str, int]:
+        """Stored replies to messages of this batch (a Sent folder imported before the Inbox).
+
+        In-Reply-To has no index, so the search is bounded by time, which the index covers:
+        a reply is sent after its parent, and nearly always within REPLY_LOOKAHEAD.
+        """
+        if not ids:
+            return {}
+        since = batch[0][1].sent_at
+        until = batch[-1][1].sent_at + REPLY_LOOKAHEAD
+        found: dict[str, int] = {}
+        for chunk in _chunks(sorted(ids)):
+            rows = self.session.execute(
+                select(Message.in_reply_to, Message.conversation_id).where(
+                    Message.workspace_id == self.workspace_id,
+                    Message.sent_at >= since,
+                    Message.sent_at <= until,
+                    Message.in_reply_to.in_(chunk),
+                )
+            ).all()
+            for parent_id, conversation_id in rows:
+                found.setdefault(parent_id, conversation_id)
+        return found
 
     def _load_threads(self, ids: set[int]) -> None:
         missing = sorted(ids - self.threads_by_id.keys())
@@ -186,7 +215,7 @@ class _Importer:
                 select(Conversation, Contact)
                 .outerjoin(Contact, Contact.id == Conversation.contact_id)
                 .where(Conversation.workspace_id == self.workspace_id, Conversation.id.in_(chunk))
-            ).tuples()
+            )
             for conversation, contact in rows:
                 self._adopt(conversation, contact)
 
@@ -237,7 +266,7 @@ class _Importer:
                     Conversation.contact_id.in_(chunk),
                     Conversation.last_activity_at >= since,
                 )
-            ).tuples()
+            )
             for conversation, contact in rows:
                 if conversation.id not in self.threads_by_id:
                     self._adopt(conversation, contact)
@@ -336,8 +365,8 @@ class _Importer:
             row.contact_id = row.contact_id or (thread.contact.id if thread.contact else None)
             row.status = thread.status
             row.last_activity_at = thread.last_at
-            if not thread.existed:
-                row.created_at = thread.first_at
+            # An imported conversation began with its first message, not when it was imported.
+            row.created_at = thread.first_at if not thread.existed else min(as_utc(row.created_at), thread.first_at)
         self.session.flush()
         for thread in new_threads:
             self.threads_by_id[thread.row.id] = thread

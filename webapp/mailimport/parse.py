@@ -245,8 +245,11 @@ def _body(msg: EmailMessage) -> tuple[str, bool]:
 
 def _part_text(part: EmailMessage) -> tuple[str, bool]:
     try:
-        return part.get_content(), False
-    except Exception:  # unknown charset, or bytes that are not in the declared one
+        text = part.get_content()
+        # U+FFFD means the bytes were not in the declared charset (often cp1252 sent as utf-8).
+        if "\ufffd" not in text:
+            return text, False
+    except Exception:  # an unknown charset, or a broken transfer encoding
         pass
     try:
         data = part.get_payload(decode=True) or b""

@@ -4,6 +4,7 @@ from flask_login import current_user
 from webapp.auth.guards import admin_required
 from webapp.db import get_session
 from webapp.integrations import salesforce_connection as connection
+from webapp.integrations.salesforce_card import forget_connection_state
 from webapp.settings import services
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -98,6 +99,7 @@ def salesforce():
             errors[exc.field] = str(exc)
         else:
             session.commit()
+            forget_connection_state(current_app.extensions["cache"], current_user.workspace_id)
             if conn.state == "connected":
                 flash(f"Connected to Salesforce as {conn.sf_username or 'the integration user'}.", "success")
             else:
@@ -146,5 +148,6 @@ def salesforce_disconnect():
         flash(str(exc), "error")
         return redirect(url_for("settings.salesforce"))
     session.commit()
+    forget_connection_state(current_app.extensions["cache"], current_user.workspace_id)
     flash(warning or "Disconnected from Salesforce; the token was revoked.", "info" if warning is None else "error")
     return redirect(url_for("settings.salesforce"))

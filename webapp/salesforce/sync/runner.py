@@ -1,0 +1,229 @@
+"""One sync run: every object in order, page by page, each page one transaction.
+
+A page's mirror rows, its inbox contacts, its record errors, the object's cursor and the run's
+counts commit together, so a run killed at any instant leaves a consistent state and the next
+run resumes from the last committed page; re-reading a page is harmless (rows are upserted and
+unchanged ones skipped by SystemModstamp).
+
+First run of an object, or when its last success is older than Salesforce keeps deleted
+records: a full pass. It marks the rows it sees (``seen_pass``); at its end, rows it did not
+see were purged in Salesforce and are marked deleted. Otherwise: incremental on SystemModstamp
+with a lookback window, through queryAll so soft deletes arrive as IsDeleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Engine
+
+from webapp.clock import utcnow
+from webapp.models import SyncCursor, SyncRecordError
+from webapp.salesforce import soql
+from webapp.salesforce.client import SalesforceClient
+from webapp.salesforce.errors import BadQuery, RateLimited, ReconnectNeeded, SalesforceError, Unavailable
+from webapp.salesforce.sync import ledger
+from webapp.salesforce.sync.objects import BY_NAME, OBJECTS, Context, ObjectSpec, clean_extra_fields
+from webapp.salesforce.sync.pages import Budget, BudgetSpent, Prefetch
+from webapp.salesforce.sync.writer import PageWriter
+
+log = logging.getLogger(__name__)
+
+CURSOR = SyncCursor.__table__
+ERROR = SyncRecordError.__table__
+LOOKBACK = timedelta(minutes=10)
+# Salesforce keeps deleted records in the Recycle Bin for 15 days; a day of margin.
+FULL_AFTER = timedelta(days=14)
+RETRY_BATCH = 200  # ids per retry query: well inside the 16 KB URL limit
+
+
+@dataclass
+class Outcome:
+    status: str  # succeeded | paused | failed
+    reason: str | None = None
+
+
+@dataclass
+class RunOptions:
+    context: Context
+    budget: Budget
+    extra_fields: dict = field(default_factory=dict)
+    lookback: timedelta = LOOKBACK
+    full_after: timedelta = FULL_AFTER
+    batch_size: int | None = None
+    retry_error_id: int | None = None
+    retry: bool = False
+
+
+class SyncRunner:
+    def __init__(self, engine: Engine, client: SalesforceClient, workspace_id: int, run_id: int, options: RunOptions,
+                 *, invalidate: Callable[[set[str]], None] | None = None, on_page: Callable[[dict], None] | None = None,
+                 clock: Callable[[], datetime] = utcnow):
+        self.engine, self.client, self.workspace_id, self.run_id = engine, client, workspace_id, run_id
+        self.options, self.clock = options, clock
+        self.invalidate = invalidate or (lambda emails: None)
+        self.on_page = on_page or (lambda counts: None)
+        self.counts: dict[str, dict] = {}
+        self.waited = 0.0  # seconds spent waiting on Salesforce
+        self.writer = PageWriter(engine, workspace_id, run_id, options.context, self)
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        outcome = self._run()
+        ledger.finish(self.engine, self.run_id, outcome.status, outcome.reason, counts=self.counts,
+                      api_calls=self.client.calls, usage=self.client.usage)
+        return outcome
+
+    def _run(self) -> Outcome:
+        try:
+            if self.options.retry:
+                self._retry()
+            else:
+                for spec in OBJECTS:
+                    self._sync_object(spec)
+        except BudgetSpent as exc:
+            return Outcome("paused", str(exc))
+        except RateLimited:
+            return Outcome("paused", "Salesforce API limit reached (REQUEST_LIMIT_EXCEEDED). The next run resumes from here.")
+        except ReconnectNeeded as exc:
+            return Outcome("failed", f"Reconnect needed: {exc}")
+        except Unavailable as exc:
+            return Outcome("failed", f"Salesforce unavailable: {exc} The next run resumes from here.")
+        except SalesforceError as exc:
+            return Outcome("failed", f"Salesforce refused the sync: {exc}")
+        except Exception as exc:  # recorded for the admin, then re-raised for the logs
+            ledger.finish(self.engine, self.run_id, "failed", f"Internal error: {exc.__class__.__name__}: {exc}",
+                          counts=self.counts, api_calls=self.client.calls, usage=self.client.usage)
+            raise
+        failed = sum(c.get("failed", 0) for c in self.counts.values())
+        return Outcome("succeeded", f"{failed} record(s) could not be synced; see the errors below." if failed else None)
+
+    def publish(self, conn, current: str | None) -> None:
+        """Write the live counts in the page's transaction."""
+        ledger.progress(conn, self.run_id, counts=self.counts, api_calls=self.client.calls, current=current)
+        self.on_page(self.counts)
+
+    # -- one object -------------------------------------------------------------------------
+
+    def _cursor(self, spec: ObjectSpec):
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(CURSOR).where(CURSOR.c.workspace_id == self.workspace_id, CURSOR.c.sobject == spec.name)
+            ).first()
+            if row is None:
+                conn.execute(CURSOR.insert().values(workspace_id=self.workspace_id, sobject=spec.name, full_requested=False))
+                row = conn.execute(
+                    select(CURSOR).where(CURSOR.c.workspace_id == self.workspace_id, CURSOR.c.sobject == spec.name)
+                ).first()
+        return row
+
+    def _sync_object(self, spec: ObjectSpec) -> None:
+        cursor = self._cursor(spec)
+        now = self.clock()
+        pass_id = cursor.pass_id
+        start = cursor.stamp
+        if pass_id is None and (
+            not spec.deletable or cursor.full_requested or cursor.last_success_at is None
+            or now - cursor.last_success_at > self.options.full_after
+        ):
+            pass_id, start = self.run_id, None
+            with self.engine.begin() as conn:
+                conn.execute(update(CURSOR).where(CURSOR.c.id == cursor.id).values(
+                    pass_id=pass_id, pass_started_at=now, stamp=None, full_requested=False))
+        elif pass_id is None and start is not None:
+            start = start - self.options.lookback
+        self.writer.stamps[cursor.id] = None if start is None and pass_id is not None and cursor.pass_id is None else cursor.stamp
+        counts = self.counts.setdefault(spec.name, _blank("full" if pass_id else "incremental"))
+        extra = clean_extra_fields(spec, self.options.extra_fields.get(spec.name, ())) if spec.extra_allowed else ()
+        where = f" WHERE SystemModstamp >= {soql.datetime_literal(start)}" if start else ""
+        try:
+            self._pull(spec, extra, where, pass_id, cursor_id=cursor.id, counts=counts)
+        except BadQuery as exc:
+            if not extra:
+                raise
+            # A selected field was deleted or hidden in Salesforce: sync without the extras.
+            log.warning("extra fields refused", extra={"object": spec.name, "error": str(exc)})
+            counts["note"] = f"Extra fields skipped: {exc}"
+            self._pull(spec, (), where, pass_id, cursor_id=cursor.id, counts=counts)
+        with self.engine.begin() as conn:
+            values = {"last_success_at": now}
+            if pass_id is not None:
+                counts["deleted"] += self.writer.sweep(conn, spec, pass_id)
+                values.update(pass_id=None, pass_started_at=None, last_full_at=now)
+                values["last_success_at"] = cursor.pass_started_at or now
+            conn.execute(update(CURSOR).where(CURSOR.c.id == cursor.id).values(**values))
+            self.publish(conn, None)
+        self.writer.flush_invalidations(self.invalidate)
+
+    def _pull(self, spec, extra, where, pass_id, *, cursor_id, counts) -> None:
+        fields = spec.select(self.options.context, extra)
+        query = f"SELECT {', '.join(fields)} FROM {spec.name}{where} ORDER BY SystemModstamp ASC"
+        pages = Prefetch(self.client, query, include_deleted=spec.deletable, budget=self.options.budget,
+                         batch_size=self.options.batch_size)
+        try:
+            for page in pages:
+                counts["total"] = max(counts.get("total") or 0, page.get("totalSize") or 0)
+                with self.engine.begin() as conn:
+                    self.writer.write(conn, spec, page.get("records", []), extra, pass_id, counts,
+                                      cursor_id=cursor_id)
+                    self.publish(conn, spec.name)
+                self.writer.flush_invalidations(self.invalidate)
+        finally:
+            self.waited += pages.waited
+
+    # -- retrying failed records ------------------------------------------------------------
+
+    def _retry(self) -> None:
+        query = select(ERROR.c.sobject, ERROR.c.sf_id).where(ERROR.c.workspace_id == self.workspace_id)
+        if self.options.retry_error_id is not None:
+            query = query.where(ERROR.c.id == self.options.retry_error_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        by_object: dict[str, list[str]] = {}
+        for sobject, sf_id in rows:
+            if sobject in BY_NAME:
+                by_object.setdefault(sobject, []).append(sf_id)
+        for spec in OBJECTS:
+            ids = by_object.get(spec.name)
+            if not ids:
+                continue
+            counts = self.counts.setdefault(spec.name, _blank("retry"))
+            extra = clean_extra_fields(spec, self.options.extra_fields.get(spec.name, ())) if spec.extra_allowed else ()
+            for start in range(0, len(ids), RETRY_BATCH):
+                batch = ids[start : start + RETRY_BATCH]
+                listed = ", ".join(soql.quote(i) for i in batch)
+                fields = spec.select(self.options.context, extra)
+                query = f"SELECT {', '.join(fields)} FROM {spec.name} WHERE Id IN ({listed})"
+                seen: set[str] = set()
+                for page in Prefetch(self.client, query, include_deleted=spec.deletable, budget=self.options.budget):
+                    records = page.get("records", [])
+                    seen.update(r.get("Id") for r in records)
+                    with self.engine.begin() as conn:
+                        self.writer.write(conn, spec, records, extra, None, counts, cursor_id=None)
+                        self.publish(conn, spec.name)
+                    self.writer.flush_invalidations(self.invalidate)
+                gone = [i for i in batch if i not in seen]
+                if gone:  # purged in Salesforce: nothing left to retry
+                    with self.engine.begin() as conn:
+                        counts["deleted"] += self.writer.mark_gone(conn, spec, gone)
+                        self.publish(conn, spec.name)
+                    self.writer.flush_invalidations(self.invalidate)
+
+
+def _blank(mode: str) -> dict:
+    return {"mode": mode, "total": None, "fetched": 0, "created": 0, "updated": 0, "deleted": 0, "failed": 0}
+
+
+def request_full_pass(conn, workspace_id: int, sobjects) -> None:
+    """The next run re-reads these objects in full (e.g. after extra fields were added)."""
+    conn.execute(update(CURSOR).where(CURSOR.c.workspace_id == workspace_id, CURSOR.c.sobject.in_(list(sobjects)))
+                 .values(full_requested=True))
+
+
+def forget_errors(conn, workspace_id: int) -> None:
+    conn.execute(delete(ERROR).where(ERROR.c.workspace_id == workspace_id))

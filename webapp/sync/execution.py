@@ -1,0 +1,86 @@
+"""Running one queued sync run with the workspace's connection (no request state: the
+scheduler's jobs and the CLI call this)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from cachelib import BaseCache
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from webapp.clock import utcnow
+from webapp.crypto import Vault
+from webapp.integrations import card_cache
+from webapp.integrations.salesforce_connection import NotConnected, client_for
+from webapp.models import SalesforceConnection, SyncRun
+from webapp.salesforce.errors import ReconnectNeeded
+from webapp.salesforce.sync import ledger
+from webapp.salesforce.sync.objects import Context
+from webapp.salesforce.sync.pages import Budget
+from webapp.salesforce.sync.runner import Outcome, RunOptions, SyncRunner
+from webapp.sync.settings import load_settings
+
+log = logging.getLogger(__name__)
+USAGE_FRESH_SECONDS = 3600
+
+
+def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, *,
+            on_page: Callable[[dict], None] | None = None, client_options: dict | None = None) -> Outcome:
+    """Run a run this process has claimed, and record how it ended."""
+    with engine.connect() as conn:
+        run = conn.execute(select(SyncRun.__table__).where(SyncRun.__table__.c.id == run_id)).one()
+        conn_row = conn.execute(
+            select(SalesforceConnection.__table__).where(SalesforceConnection.__table__.c.workspace_id == run.workspace_id)
+        ).first()
+    from sqlmodel import Session
+
+    with Session(engine) as session:
+        settings = load_settings(session, run.workspace_id)
+    try:
+        client = client_for(engine, vault, run.workspace_id, describe_cache=cache, **(client_options or {}))
+    except NotConnected as exc:
+        ledger.finish(engine, run_id, "failed", str(exc))
+        return Outcome("failed", str(exc))
+    except ReconnectNeeded as exc:
+        reason = f"Reconnect needed: {exc}"
+        ledger.finish(engine, run_id, "failed", reason)
+        return Outcome("failed", reason)
+
+    fresh = conn_row.api_usage_at is not None and (utcnow() - conn_row.api_usage_at).total_seconds() < USAGE_FRESH_SECONDS
+    options = RunOptions(
+        context=Context(org_currency=conn_row.org_currency or "USD", multi_currency=bool(conn_row.multi_currency)),
+        budget=Budget(settings.budget_percent, conn_row.api_used if fresh else None, conn_row.api_limit if fresh else None),
+        extra_fields=settings.extra_fields,
+        retry=run.trigger == "retry",
+        retry_error_id=run.retry_error_id,
+    )
+
+    def invalidate(emails: set[str]) -> None:
+        if cache is not None:
+            try:
+                card_cache.invalidate(cache, run.workspace_id, emails)
+            except Exception:  # a cache outage must not fail the sync; cards expire anyway
+                log.warning("card cache invalidation failed", exc_info=True)
+
+    runner = SyncRunner(engine, client, run.workspace_id, run_id, options, invalidate=invalidate, on_page=on_page)
+    outcome = runner.run()
+    if client.usage is not None:
+        client.token_store._usage_written = 0.0  # write the final figure now, not in 5 s
+        client.token_store.record_usage(client.usage)
+    log.info("sync finished", extra={"run": run_id, "workspace": run.workspace_id, "status": outcome.status,
+                                     "reason": outcome.reason, "api_calls": client.calls})
+    return outcome
+
+
+def run_queued(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, **kwargs) -> Outcome | None:
+    """Claim and run one queued run; None when another process claimed it first."""
+    if not ledger.claim(engine, run_id):
+        return None
+    try:
+        return execute(engine, vault, cache, run_id, **kwargs)
+    except Exception:
+        log.exception("sync run crashed", extra={"run": run_id})
+        ledger.finish(engine, run_id, "failed", "Internal error; see the server log.")
+        return Outcome("failed", "Internal error; see the server log.")
