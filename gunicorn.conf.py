@@ -18,3 +18,10 @@ control_socket_disable = True  # no ~/.gunicorn socket in a read-only home
 accesslog = None  # the app logs each request as JSON
 errorlog = "-"
 preload_app = False  # never fork a process that may hold scheduler threads
+
+
+def post_worker_init(worker):
+    # The scheduler contends for leadership in every worker; exactly one wins (webapp.scheduler).
+    from webapp.scheduler import start
+
+    start(worker.wsgi)

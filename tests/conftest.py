@@ -31,24 +31,28 @@ def database_template(tmp_path_factory) -> str:
     """A migrated database made once per test process; each test gets a fresh copy of it."""
     if POSTGRES_URL:
         url = make_url(POSTGRES_URL)
-        name = f"inbox_test_{_worker()}"
+        # One database per test process, so parallel runs on one server never collide.
+        name = f"inbox_test_{_worker()}_{os.getpid()}"
         admin = create_engine(url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
         worker_url = url.set(database=name).render_as_string(hide_password=False)
         engine = make_engine(worker_url)
         migrations.upgrade(engine)
         engine.dispose()
-        return worker_url
+        yield worker_url
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        return
     path = tmp_path_factory.mktemp("db-template") / "template.sqlite3"
     engine = make_engine(f"sqlite:///{path}")
     migrations.upgrade(engine)
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
-    return str(path)
+    yield str(path)
 
 
 @pytest.fixture

@@ -39,3 +39,21 @@ def test_integrations_page_has_a_salesforce_tile_with_the_callback_url(admin_cli
     assert 'id="tile-salesforce"' in page and "Not connected" in page
     salesforce = admin_client.get("/settings/integrations/salesforce").get_data(as_text=True)
     assert app.config["PUBLIC_BASE_URL"] + "/oauth/salesforce/callback" in salesforce
+
+
+def test_business_hours_are_saved_and_validated(admin_client, db):
+    ok = {"name": "Acme", "timezone": "Europe/Paris", "addresses": "acme.test",
+          "business_start": "08:30", "business_end": "18:00", "business_days": ["", "1", "2", "3", "4", "6"]}
+    assert admin_client.post("/settings/workspace", ok).status_code == 302
+    with db() as s:
+        ws = s.exec(select(Workspace)).one()
+    assert (ws.business_start, ws.business_end, ws.business_days) == ("08:30", "18:00", "12346")
+    for bad, message in (
+        ({"business_start": "18:00", "business_end": "09:00"}, "end after they start"),
+        ({"business_days": [""]}, "at least one business day"),
+        ({"business_start": "nine"}, "Business hours"),
+    ):
+        response = admin_client.post("/settings/workspace", {**ok, **bad})
+        assert response.status_code == 422 and message in response.get_data(as_text=True)
+    with db() as s:
+        assert s.exec(select(Workspace.business_days)).one() == "12346"

@@ -40,6 +40,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     templating.init_app(app)
     errors.init_app(app)
 
+    from webapp.analytics.routes import bp as analytics_bp
     from webapp.auth import init_app as init_auth
     from webapp.contacts.routes import bp as contacts_bp
     from webapp.deals.routes import bp as deals_bp
@@ -48,6 +49,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     from webapp.integrations.routes import bp as integrations_bp
     from webapp.mailimport.routes import bp as mailimport_bp
     from webapp.settings.routes import bp as settings_bp
+    from webapp.sync.routes import bp as sync_bp
 
     from webapp.integrations import init_app as init_integrations
 
@@ -57,8 +59,10 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(inbox_bp)
     app.register_blueprint(contacts_bp)
     app.register_blueprint(deals_bp)
+    app.register_blueprint(analytics_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(integrations_bp)
+    app.register_blueprint(sync_bp)
     app.register_blueprint(mailimport_bp)
 
     from webapp.cli import register_commands

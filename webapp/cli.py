@@ -84,8 +84,12 @@ def seed_demo_command(seed: int) -> None:
 def _seed_and_report(seed: int) -> None:
     from webapp.demo.seed import seed_demo
 
+    from webapp.analytics.facts import refresh_facts
+
     with session_scope(get_engine()) as session:
         report = seed_demo(session, seed=seed)
+    if report.created:
+        refresh_facts(get_engine(), report.workspace_id)
     state = "Seeded" if report.created else "Already seeded"
     click.echo(
         f"{state} workspace “{report.workspace}”: {report.contacts} contacts, "
@@ -116,6 +120,9 @@ def demo(host: str, port: int, emulator_port: int) -> None:
     )
     emulator = serve_in_thread(options, host=host, port=emulator_port)
     _configure_demo_connection(emulator.url, options)
+    from webapp.scheduler import start as start_scheduler
+
+    start_scheduler(app)  # the demo's sync scheduler (SCHEDULER_ENABLED), never in the factory
     click.echo(f"Salesforce emulator: {emulator.url}")
     click.echo(f"Inbox:               http://{host}:{port}/  (Ctrl+C stops both)")
     try:

@@ -11,9 +11,10 @@ from sqlmodel import select
 from tests import factories
 from tests.mailimport.mail import eml, mbox, thread, zipped
 from webapp.mailimport import importer
-from webapp.mailimport.importer import DUPLICATE_IN_SOURCE, DUPLICATE_STORED, ImportSummary, import_messages
+from webapp.mailimport.importer import import_messages
 from webapp.mailimport.parse import NO_DATE, NO_SENDER, NOTE_SYNTHESIZED_ID
 from webapp.mailimport.sources import SourceError, iter_path
+from webapp.mailimport.summary import DUPLICATE_IN_SOURCE, DUPLICATE_STORED, ImportSummary
 from webapp.models import Contact, Conversation, Message, Workspace, WorkspaceAddress
 
 

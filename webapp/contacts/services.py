@@ -10,6 +10,7 @@ from sqlmodel import Session
 from webapp.inbox.services import NotFound
 from webapp.listing import Page, contains_any, paginate
 from webapp.models import Contact, Conversation, Deal
+from webapp.sync.mirror import MirrorContact, contacts_for_email
 
 
 @dataclass
@@ -17,6 +18,8 @@ class ContactDetail:
     contact: Contact
     conversations: list[Conversation]
     deals: list[Deal]
+    # Set when several Salesforce contacts share this address: the sync links none of them.
+    salesforce_matches: list[MirrorContact] | None = None
 
 
 def list_contacts(session: Session, workspace_id: int, *, query: str, page: int) -> Page:
@@ -55,4 +58,7 @@ def contact_detail(session: Session, workspace_id: int, contact_id: int) -> Cont
     deals = session.execute(
         select(Deal).where(Deal.contact_id == contact.id).order_by(Deal.updated_at.desc())
     ).scalars()
-    return ContactDetail(contact=contact, conversations=list(conversations), deals=list(deals))
+    shared = None
+    if contact.salesforce_matches > 1 and contact.email_normalized:
+        shared = contacts_for_email(session, workspace_id, contact.email_normalized)
+    return ContactDetail(contact=contact, conversations=list(conversations), deals=list(deals), salesforce_matches=shared)

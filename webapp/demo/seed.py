@@ -43,6 +43,7 @@ OUTSIDE_DOMAINS = ("gmail.com", "outlook.com", "proton.me", "fastmail.com", "hey
 class SeedReport:
     created: bool
     workspace: str
+    workspace_id: int
     contacts: int
     conversations: int
     messages: int
@@ -81,6 +82,7 @@ def seed_demo(session: Session, *, seed: int = 7, now: datetime | None = None) -
     return SeedReport(
         created=not already,
         workspace=workspace.name,
+        workspace_id=workspace.id,
         contacts=count(Contact),
         conversations=count(Conversation),
         messages=count(Message),

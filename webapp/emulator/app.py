@@ -202,6 +202,13 @@ def _register_error_handlers(app: Flask) -> None:
                                "errorCode": "UNKNOWN_EXCEPTION"}], 500)
 
 
+def _no_type_without_body(response: Response) -> Response:
+    # Salesforce's 204s carry no Content-Type; Flask would label the empty body text/html.
+    if response.status_code == 204:
+        response.headers.pop("Content-Type", None)
+    return response
+
+
 def create_emulator_app(options: EmulatorOptions | None = None) -> Flask:
     """A WSGI app emulating one Salesforce org; its state is `app.emulator` (an Emulator)."""
     from . import composite, oauth, rest  # noqa: F401  (composite registers on rest.bp)
@@ -213,6 +220,7 @@ def create_emulator_app(options: EmulatorOptions | None = None) -> Flask:
     app.json.sort_keys = False
     app.emulator = Emulator(options)
     app.before_request(_count_and_inject_faults)
+    app.after_request(_no_type_without_body)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(rest.bp)
     app.register_blueprint(admin)

@@ -91,6 +91,44 @@ def disconnect(workspace):
     click.echo(warning or f"Disconnected “{workspace}” from Salesforce; the token was revoked.")
 
 
+@salesforce.command("sync")
+@click.option("--workspace", required=True, envvar="SALESFORCE_WORKSPACE")
+@click.option("--retry-errors", is_flag=True, help="Only retry the records that failed before.")
+def sync(workspace, retry_errors):
+    """Run a sync now, in the foreground, with a progress bar; exits 1 unless it succeeds."""
+    from webapp.salesforce.sync import ledger
+    from webapp.sync.execution import run_queued
+
+    engine = get_engine()
+    with session_scope(engine) as session:
+        workspace_id = _workspace_id(session, workspace)
+    requested = ledger.request_run(engine, workspace_id, "retry" if retry_errors else "cli")
+    if requested.joined and requested.status == "running":
+        raise click.ClickException(f"Sync run #{requested.run_id} is already running for “{workspace}”; wait for it to end.")
+    if requested.joined:
+        click.echo(f"Taking over queued run #{requested.run_id}.")
+    with click.progressbar(length=1, label="Syncing", show_pos=True, item_show_func=lambda s: s) as bar:
+        def on_page(counts: dict) -> None:
+            total = sum((c.get("total") or 0) for name, c in counts.items() if name != "Inbox contacts")
+            done = sum(c.get("fetched", 0) for name, c in counts.items() if name != "Inbox contacts")
+            bar.length = max(total, done, 1)
+            bar.update(done - bar.pos, f"{done:,} records")
+
+        outcome = run_queued(engine, current_app.extensions["vault"], current_app.extensions["cache"], requested.run_id, on_page=on_page)
+    if outcome is None:
+        raise click.ClickException(f"Run #{requested.run_id} was picked up by another process.")
+    with session_scope(engine) as session:
+        from webapp.sync.services import run_view
+
+        view = run_view(session, workspace_id, requested.run_id)
+    for row in view.rows:
+        click.echo(f"{row.label:>16}: {row.fetched:>7,} fetched  {row.created:>7,} created  {row.updated:>7,} updated  "
+                   f"{row.deleted:>6,} deleted  {row.failed:>5,} failed")
+    click.echo(f"Run #{view.id}: {view.status_label}{' (' + view.reason + ')' if view.reason else ''}; {view.api_calls} API calls.")
+    if outcome.status != "succeeded":
+        raise SystemExit(1)
+
+
 @click.command("rotate-encryption-key")
 @with_appcontext
 def rotate_encryption_key():

@@ -11,14 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.db import get_engine, session_scope
-from webapp.mailimport.importer import ImportSummary, import_messages
+from webapp.mailimport.importer import import_messages
 from webapp.mailimport.sources import SourceError, iter_path
+from webapp.mailimport.summary import CONCURRENT_IMPORT, summary_lines
 from webapp.models import Workspace
-
-CONCURRENT_IMPORT = (
-    "Another import into this workspace stored some of the same messages at the same time. "
-    "Nothing was imported; run the import again."
-)
 
 
 @click.command("import-mail")
@@ -51,23 +47,3 @@ def import_mail(path: Path, workspace_name: str, dry_run: bool) -> None:
     for line in summary_lines(summary, dry_run=dry_run):
         click.echo(line)
     click.echo(f"Took {time.perf_counter() - started:.1f} s.")
-
-
-def summary_lines(summary: ImportSummary, *, dry_run: bool = False) -> list[str]:
-    verb = "Would import" if dry_run else "Imported"
-    lines = [
-        f"{verb} {summary.imported} of {summary.seen} messages from {summary.source} "
-        f"({summary.inbound} received, {summary.outbound} sent).",
-        f"Conversations: {summary.conversations_created} new, {summary.conversations_extended} "
-        f"existing continued. Contacts: {summary.contacts_created} new.",
-    ]
-    if summary.skipped:
-        lines.append(f"Skipped {summary.skipped_total}:")
-        for reason, count in summary.skipped.most_common():
-            examples = "; ".join(summary.examples.get(reason, []))
-            lines.append(f"  {count:>6}  {reason}" + (f"  (e.g. {examples})" if examples else ""))
-    if summary.notes:
-        lines.append("Repaired on the way in:")
-        for note, count in summary.notes.most_common():
-            lines.append(f"  {count:>6}  {note}")
-    return lines

@@ -8,9 +8,8 @@ owns the transaction, so an import is whole or not at all.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
@@ -26,6 +25,7 @@ from webapp.mailimport.parse import (
     strip_prefixes,
 )
 from webapp.mailimport.sources import RawMessage
+from webapp.mailimport.summary import DUPLICATE_IN_SOURCE, DUPLICATE_STORED, ImportSummary
 from webapp.models import Contact, Conversation, Message, WorkspaceAddress
 
 BATCH = 1000
@@ -34,35 +34,6 @@ IN_CHUNK = 900  # bound parameters per IN (...), well under SQLite's and Postgre
 # active within this window; older mail with the same subject starts a new conversation.
 SUBJECT_WINDOW = timedelta(days=30)
 REPLY_LOOKAHEAD = timedelta(days=90)
-EXAMPLES_PER_REASON = 5
-
-DUPLICATE_STORED = "duplicate (already imported)"
-DUPLICATE_IN_SOURCE = "duplicate (appears twice in this file)"
-
-
-@dataclass
-class ImportSummary:
-    source: str = ""
-    seen: int = 0
-    imported: int = 0
-    inbound: int = 0
-    outbound: int = 0
-    conversations_created: int = 0
-    conversations_extended: int = 0
-    contacts_created: int = 0
-    skipped: Counter = field(default_factory=Counter)
-    examples: dict[str, list[str]] = field(default_factory=dict)
-    notes: Counter = field(default_factory=Counter)
-
-    @property
-    def skipped_total(self) -> int:
-        return sum(self.skipped.values())
-
-    def skip(self, reason: str, label: str) -> None:
-        self.skipped[reason] += 1
-        examples = self.examples.setdefault(reason, [])
-        if len(examples) < EXAMPLES_PER_REASON:
-            examples.append(label)
 
 
 @dataclass(eq=False)
@@ -127,24 +98,26 @@ class _Importer:
     # -- one batch -------------------------------------------------------------------------
 
     def _import_batch(self, batch: list[tuple[str, ParsedMessage]]) -> None:
-        # Oldest first, so a reply usually finds its parent already placed.
-        batch.sort(key=lambda pair: pair[1].sent_at)
         self._load_stored_ids(batch)
-        people = [self._correspondent(p) for _, p in batch]
+        fresh: list[ParsedMessage] = []
+        for label, parsed in batch:  # in file order: the first copy is the one kept
+            if parsed.message_id in self.imported_ids:
+                self.summary.skip(DUPLICATE_IN_SOURCE, f"{label}: {parsed.message_id}")
+            elif parsed.message_id in self.stored_ids:
+                self.summary.skip(DUPLICATE_STORED, f"{label}: {parsed.message_id}")
+            else:
+                self.imported_ids.add(parsed.message_id)
+                self.summary.notes.update(parsed.notes)
+                fresh.append(parsed)
+        # Oldest first, so a reply usually finds its parent already placed.
+        fresh.sort(key=lambda parsed: parsed.sent_at)
+        people = [self._correspondent(p) for p in fresh]
         self._load_contacts({email for email, _ in people if email})
-        self._load_subject_candidates(batch, people)
+        self._load_subject_candidates(fresh, people)
 
         new_threads: list[_Thread] = []
         placed: list[tuple[ParsedMessage, str, _Thread]] = []
-        for (label, parsed), (email, name) in zip(batch, people):
-            if parsed.message_id in self.imported_ids:
-                self.summary.skip(DUPLICATE_IN_SOURCE, f"{label}: {parsed.message_id}")
-                continue
-            if parsed.message_id in self.stored_ids:
-                self.summary.skip(DUPLICATE_STORED, f"{label}: {parsed.message_id}")
-                continue
-            for note in parsed.notes:
-                self.summary.notes[note] += 1
+        for parsed, (email, name) in zip(fresh, people):
             direction = "out" if self._is_ours(parsed.from_address) else "in"
             contact = self._contact(email, name)
             thread = self._find_thread(parsed, email)
@@ -192,8 +165,8 @@ class _Importer:
         """
         if not ids:
             return {}
-        since = batch[0][1].sent_at
-        until = batch[-1][1].sent_at + REPLY_LOOKAHEAD
+        since = min(parsed.sent_at for _, parsed in batch)
+        until = max(parsed.sent_at for _, parsed in batch) + REPLY_LOOKAHEAD
         found: dict[str, int] = {}
         for chunk in _chunks(sorted(ids)):
             rows = self.session.execute(
@@ -248,9 +221,9 @@ class _Importer:
         for email in missing:
             self.contacts.setdefault(email, None)
 
-    def _load_subject_candidates(self, batch, people) -> None:
+    def _load_subject_candidates(self, batch: list[ParsedMessage], people) -> None:
         """Stored conversations a reply without usable headers might belong to."""
-        replies = [(p, email) for (_, p), (email, _) in zip(batch, people) if email and p.is_reply]
+        replies = [(p, email) for p, (email, _) in zip(batch, people) if email and p.is_reply]
         if not replies:
             return
         since = min(p.sent_at for p, _ in replies) - SUBJECT_WINDOW
@@ -306,7 +279,6 @@ class _Importer:
             elif thread.status == "open":
                 thread.status = "pending"
         self.thread_of[parsed.message_id] = thread
-        self.imported_ids.add(parsed.message_id)
         for ref in ([parsed.in_reply_to] if parsed.in_reply_to else []) + parsed.references:
             if ref not in self.thread_of:
                 self.children_of.setdefault(ref, thread)

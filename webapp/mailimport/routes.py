@@ -9,9 +9,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.auth.guards import admin_required
 from webapp.db import get_session
-from webapp.mailimport.cli import CONCURRENT_IMPORT
 from webapp.mailimport.importer import import_messages
 from webapp.mailimport.sources import SourceError, iter_path, saved_upload
+from webapp.mailimport.summary import CONCURRENT_IMPORT
 from webapp.settings.services import load as load_workspace_settings
 
 bp = Blueprint("mailimport", __name__, url_prefix="/settings/import-mail")

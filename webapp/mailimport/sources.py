@@ -60,10 +60,7 @@ def iter_path(path: Path) -> Iterator[RawMessage]:
     elif kind == "eml":
         yield RawMessage(path.name, _read(path))
     else:
-        raise SourceError(
-            f"{path.name}: not an mbox file, an .eml message or a .zip of them "
-            "(an mbox starts with a “From ” line, a message with headers)."
-        )
+        raise SourceError(f"{path.name}: not an mbox file, an .eml message or a .zip of them.")
 
 
 @contextmanager

@@ -40,3 +40,4 @@ from webapp.models.sync import (  # noqa: F401
     SyncRun,
     SyncSettings,
 )
+from webapp.models.analytics import MessageFact  # noqa: F401

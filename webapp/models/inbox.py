@@ -53,6 +53,10 @@ class Workspace(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120, unique=True)
     timezone: str = Field(default="UTC", max_length=64)
+    # Business hours for response times: local times and ISO weekdays (1 = Monday).
+    business_start: str = Field(default="09:00", max_length=5)
+    business_end: str = Field(default="17:00", max_length=5)
+    business_days: str = Field(default="12345", max_length=7)
     created_at: datetime = Field(default_factory=utcnow)
 
 

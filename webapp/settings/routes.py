@@ -2,10 +2,12 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from webapp.auth.guards import admin_required
-from webapp.db import get_session
+from webapp.analytics.facts import refresh_facts
+from webapp.db import get_engine, get_session
 from webapp.integrations import salesforce_connection as connection
 from webapp.integrations.salesforce_card import forget_connection_state
 from webapp.settings import services
+from webapp.sync import services as sync_services
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -23,21 +25,26 @@ def workspace():
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = request.form
+        before = services.load(session, current_user.workspace_id)
+        current = services.WorkspaceSettings(
+            name=form.get("name", ""),
+            timezone=form.get("timezone", ""),
+            addresses=form.get("addresses", "").split(),
+            # Absent fields keep their values; the form always sends them (days via a marker).
+            business_start=form.get("business_start", before.business_start),
+            business_end=form.get("business_end", before.business_end),
+            business_days="".join(form.getlist("business_days")) if "business_days" in form else before.business_days,
+        )
         try:
-            data = services.WorkspaceSettings(
-                name=form.get("name", ""),
-                timezone=form.get("timezone", ""),
-                addresses=services.parse_addresses(form.get("addresses", "")),
-            )
-            services.save(session, current_user.workspace_id, data)
+            current.addresses = services.parse_addresses(form.get("addresses", ""))
+            services.save(session, current_user.workspace_id, current)
         except services.SettingsError as exc:
             session.rollback()
             errors[exc.field] = str(exc)
-            current = services.WorkspaceSettings(
-                form.get("name", ""), form.get("timezone", ""), form.get("addresses", "").split()
-            )
         else:
             session.commit()
+            if before.analytics_key() != current.analytics_key():
+                refresh_facts(get_engine(), current_user.workspace_id)
             flash("Workspace settings saved.", "success")
             return redirect(url_for("settings.workspace"))
     else:
@@ -106,6 +113,7 @@ def salesforce():
                 flash("Salesforce setup saved. Click Connect to approve access in Salesforce.", "success")
             return redirect(url_for("settings.salesforce"))
     view = connection.get_view(session, current_user.workspace_id)
+    sync = sync_services.page(session, current_user.workspace_id) if view is not None else None
     return (
         render_template(
             "settings/salesforce.html",
@@ -113,6 +121,8 @@ def salesforce():
             form=form,
             errors=errors,
             callback_url=callback_url(),
+            sync=sync,
+            timezones=services.timezones(),
         ),
         422 if errors else 200,
     )

@@ -1,4 +1,5 @@
-"""Workspace settings: name, timezone and the addresses that mark a message as ours."""
+"""Workspace settings: name, time zone, business hours and the addresses that mark a message
+as ours. Changing what a response time means (addresses, zone, hours) recomputes the facts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlmodel import Session
 
 from webapp.addresses import EMAIL_RE
+from webapp.analytics.business_hours import BusinessHours
 from webapp.models import Workspace, WorkspaceAddress
 
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -27,6 +29,12 @@ class WorkspaceSettings:
     name: str
     timezone: str
     addresses: list[str]
+    business_start: str = "09:00"
+    business_end: str = "17:00"
+    business_days: str = "12345"
+
+    def analytics_key(self) -> tuple:
+        return (self.timezone, tuple(sorted(self.addresses)), self.business_start, self.business_end, self.business_days)
 
 
 @cache
@@ -41,7 +49,14 @@ def load(session: Session, workspace_id: int) -> WorkspaceSettings:
         .where(WorkspaceAddress.workspace_id == workspace_id)
         .order_by(WorkspaceAddress.value)
     ).scalars()
-    return WorkspaceSettings(workspace.name, workspace.timezone, list(addresses))
+    return WorkspaceSettings(
+        workspace.name,
+        workspace.timezone,
+        list(addresses),
+        workspace.business_start,
+        workspace.business_end,
+        workspace.business_days,
+    )
 
 
 def parse_addresses(text: str) -> list[str]:
@@ -69,9 +84,16 @@ def save(session: Session, workspace_id: int, data: WorkspaceSettings) -> None:
         raise SettingsError("name", "Another workspace already has that name.")
     if data.timezone not in timezones():
         raise SettingsError("timezone", f"{data.timezone!r} is not a known time zone.")
+    try:
+        BusinessHours.parse(data.timezone, data.business_start, data.business_end, data.business_days)
+    except ValueError as exc:
+        raise SettingsError("business_hours", f"Business hours: {exc}") from exc
     workspace = session.get(Workspace, workspace_id)
     workspace.name = name
     workspace.timezone = data.timezone
+    workspace.business_start = data.business_start
+    workspace.business_end = data.business_end
+    workspace.business_days = "".join(sorted(set(data.business_days)))
     session.add(workspace)
     session.execute(delete(WorkspaceAddress).where(WorkspaceAddress.workspace_id == workspace_id))
     session.add_all(WorkspaceAddress(workspace_id=workspace_id, value=v) for v in data.addresses)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from cachelib import BaseCache
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from webapp.clock import utcnow
 from webapp.crypto import Vault
@@ -23,19 +24,20 @@ from webapp.salesforce.sync.runner import Outcome, RunOptions, SyncRunner
 from webapp.sync.settings import load_settings
 
 log = logging.getLogger(__name__)
-USAGE_FRESH_SECONDS = 3600
+# The stored usage stops a run before its first call only while it is recent: the daily
+# allowance is a rolling 24-hour window, so an older figure may overstate today's use.
+USAGE_FRESH_SECONDS = 900
 
 
 def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, *,
-            on_page: Callable[[dict], None] | None = None, client_options: dict | None = None) -> Outcome:
+            on_page: Callable[[dict], None] | None = None, client_options: dict | None = None,
+            batch_size: int | None = None) -> Outcome:
     """Run a run this process has claimed, and record how it ended."""
     with engine.connect() as conn:
         run = conn.execute(select(SyncRun.__table__).where(SyncRun.__table__.c.id == run_id)).one()
         conn_row = conn.execute(
             select(SalesforceConnection.__table__).where(SalesforceConnection.__table__.c.workspace_id == run.workspace_id)
         ).first()
-    from sqlmodel import Session
-
     with Session(engine) as session:
         settings = load_settings(session, run.workspace_id)
     try:
@@ -55,6 +57,7 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
         extra_fields=settings.extra_fields,
         retry=run.trigger == "retry",
         retry_error_id=run.retry_error_id,
+        batch_size=batch_size,
     )
 
     def invalidate(emails: set[str]) -> None:

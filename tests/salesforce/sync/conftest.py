@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.salesforce.conftest import CALLBACK, SMALL_ORG, connect_with_oauth  # noqa: F401
+from tests.salesforce.conftest import connect_with_oauth
+
 from webapp.db import get_engine
 from webapp.salesforce.client import RetryPolicy
 from webapp.salesforce.sync import ledger

@@ -1,0 +1,1 @@
+"""Email analytics: per-message facts, reports grouped by inbox or Salesforce dimensions."""

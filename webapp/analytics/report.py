@@ -1,0 +1,237 @@
+"""Reports over ``message_fact``: group by one dimension, filter by any, within a date range."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import Integer, and_, case, func, select
+from sqlmodel import Session
+
+from webapp.models import Conversation
+from webapp.models.analytics import MessageFact
+
+F = MessageFact
+MAX_GROUPS = 50
+NONE_LABEL = "(none)"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    key: str
+    label: str
+    column: object
+    salesforce: bool
+
+
+DIMENSIONS = {
+    d.key: d
+    for d in (
+        Dimension("domain", "Sender domain", F.domain, False),
+        Dimension("account", "Salesforce account", F.account_name, True),
+        Dimension("account_type", "Account type", F.account_type, True),
+        Dimension("industry", "Industry", F.industry, True),
+        Dimension("owner", "Account owner", F.account_owner, True),
+        Dimension("lead_source", "Lead source", F.lead_source, True),
+        Dimension("open_stage", "Stage of open opportunity", F.open_stage, True),
+        Dimension("stage_at_send", "Stage when sent", F.stage_at_send, True),
+    )
+}
+
+
+class ReportError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Query:
+    group_by: str = "domain"
+    filters: tuple[tuple[str, str], ...] = ()  # (dimension, value); NONE_LABEL matches empty
+    start: date | None = None
+    end: date | None = None  # inclusive
+    business_hours: bool = False
+
+    def __post_init__(self):
+        if self.group_by not in DIMENSIONS:
+            raise ReportError(f"Unknown grouping {self.group_by!r}.")
+        for key, _ in self.filters:
+            if key not in DIMENSIONS:
+                raise ReportError(f"Unknown filter {key!r}.")
+        if self.start and self.end and self.end < self.start:
+            raise ReportError("The end date is before the start date.")
+
+
+@dataclass
+class Row:
+    value: str
+    received: int = 0
+    sent: int = 0
+    conversations: int = 0
+    waits: int = 0
+    replied: int = 0
+    mean: float | None = None
+    median: float | None = None
+    p90: float | None = None
+
+    @property
+    def reply_rate(self) -> float | None:
+        return self.replied / self.waits if self.waits else None
+
+
+@dataclass
+class Report:
+    query: Query
+    rows: list[Row]
+    total: Row
+    weeks: list[tuple[date, int, int]] = field(default_factory=list)  # (week start, received, sent)
+    truncated: bool = False
+
+
+def where(query: Query, workspace_id: int, *, extra=()) -> list:
+    clauses = [F.workspace_id == workspace_id, *extra]
+    if query.start:
+        clauses.append(F.sent_day >= query.start)
+    if query.end:
+        clauses.append(F.sent_day <= query.end)
+    for key, value in query.filters:
+        column = DIMENSIONS[key].column
+        clauses.append(column.is_(None) if value == NONE_LABEL else column == value)
+    return clauses
+
+
+def percentile(sorted_values: list[int], share: float) -> float | None:
+    """Linear interpolation between closest ranks (as percentile_cont)."""
+    if not sorted_values:
+        return None
+    position = (len(sorted_values) - 1) * share
+    low, high = math.floor(position), math.ceil(position)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def run(session: Session, workspace_id: int, query: Query) -> Report:
+    column = DIMENSIONS[query.group_by].column
+    seconds = F.business_seconds if query.business_hours else F.response_seconds
+    clauses = where(query, workspace_id)
+    grouped = session.execute(
+        select(
+            column,
+            func.sum(case((F.direction == "in", 1), else_=0)),
+            func.sum(case((F.direction == "out", 1), else_=0)),
+            func.count(func.distinct(F.conversation_id)),
+            func.sum(case((F.awaits_reply.is_(True), 1), else_=0)),
+            func.sum(case((and_(F.awaits_reply.is_(True), F.replied_at.is_not(None)), 1), else_=0)),
+        )
+        .where(*clauses)
+        .group_by(column)
+        .order_by(func.count().desc())
+    ).all()
+    rows = {
+        value: Row(value or NONE_LABEL, int(received or 0), int(sent or 0), int(convs), int(waits or 0), int(replied or 0))
+        for value, received, sent, convs, waits, replied in grouped
+    }
+    truncated = len(rows) > MAX_GROUPS
+    kept = dict(list(rows.items())[:MAX_GROUPS])
+
+    # Percentiles need the values: fetch only the answered waits, group in Python.
+    times: dict[object, list[int]] = defaultdict(list)
+    everything: list[int] = []
+    for value, secs in session.execute(
+        select(column, seconds).where(*clauses, F.awaits_reply.is_(True), seconds.is_not(None))
+    ):
+        everything.append(secs)
+        if value in kept:
+            times[value].append(secs)
+    for value, row in kept.items():
+        _fill_times(row, times.get(value, []))
+
+    total = Row("Total")
+    for row in rows.values():
+        total.received += row.received
+        total.sent += row.sent
+        total.waits += row.waits
+        total.replied += row.replied
+    total.conversations = session.execute(select(func.count(func.distinct(F.conversation_id))).where(*clauses)).scalar_one()
+    _fill_times(total, everything)
+    return Report(query=query, rows=list(kept.values()), total=total, weeks=_weeks(session, clauses), truncated=truncated)
+
+
+def _fill_times(row: Row, values: list[int]) -> None:
+    if not values:
+        return
+    values.sort()
+    row.mean = sum(values) / len(values)
+    row.median = percentile(values, 0.5)
+    row.p90 = percentile(values, 0.9)
+
+
+def _weeks(session: Session, clauses) -> list[tuple[date, int, int]]:
+    per_day = session.execute(
+        select(
+            F.sent_day,
+            func.sum(case((F.direction == "in", 1), else_=0)).cast(Integer),
+            func.sum(case((F.direction == "out", 1), else_=0)).cast(Integer),
+        )
+        .where(*clauses)
+        .group_by(F.sent_day)
+    ).all()
+    weeks: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for day, received, sent in per_day:
+        monday = day - timedelta(days=day.weekday())
+        weeks[monday][0] += received or 0
+        weeks[monday][1] += sent or 0
+    return [(week, r, s) for week, (r, s) in sorted(weeks.items())]
+
+
+def choices(session: Session, workspace_id: int, limit: int = 200) -> dict[str, list[str]]:
+    """The values each filter can take, most frequent first."""
+    result = {}
+    for key, dim in DIMENSIONS.items():
+        values = session.execute(
+            select(dim.column)
+            .where(F.workspace_id == workspace_id, dim.column.is_not(None))
+            .group_by(dim.column)
+            .order_by(func.count().desc())
+            .limit(limit)
+        ).scalars()
+        result[key] = list(values)
+    return result
+
+
+def conversations(session: Session, workspace_id: int, query: Query, group_value: str | None, measure: str, page: int, per_page: int = 25):
+    """The conversations behind one number of the report (drill-down)."""
+    extra = []
+    if group_value is not None:
+        column = DIMENSIONS[query.group_by].column
+        extra.append(column.is_(None) if group_value == NONE_LABEL else column == group_value)
+    if measure == "received":
+        extra.append(F.direction == "in")
+    elif measure == "sent":
+        extra.append(F.direction == "out")
+    elif measure in ("waits", "response"):
+        extra.append(F.awaits_reply.is_(True))
+    elif measure == "unanswered":
+        extra.extend([F.awaits_reply.is_(True), F.replied_at.is_(None)])
+    ids = select(F.conversation_id).where(*where(query, workspace_id, extra=extra)).distinct().subquery()
+    stmt = (
+        select(Conversation)
+        .where(Conversation.id.in_(select(ids.c.conversation_id)))
+        .order_by(Conversation.last_activity_at.desc())
+    )
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    items = session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).scalars().all()
+    return items, total
+
+
+def has_facts(session: Session, workspace_id: int) -> bool:
+    return session.execute(select(F.message_id).where(F.workspace_id == workspace_id).limit(1)).first() is not None
+
+
+def has_salesforce_dimensions(session: Session, workspace_id: int) -> bool:
+    return (
+        session.execute(
+            select(F.message_id).where(F.workspace_id == workspace_id, F.account_sf_id.is_not(None)).limit(1)
+        ).first()
+        is not None
+    )

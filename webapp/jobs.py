@@ -1,0 +1,91 @@
+"""The scheduler's jobs. They run only in the leader (webapp.scheduler) and get the service.
+
+Sync Now and the schedule both work through rows: a queued run is claimed (compare-and-set)
+and run here, so a click in any process runs exactly once; a scheduled run is queued only if
+none was queued since the time it was due, so a new leader never repeats one.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from webapp.clock import utcnow
+from webapp.models import SalesforceConnection, SyncRun
+from webapp.salesforce.sync import ledger
+from webapp.sync.execution import run_queued
+from webapp.sync.settings import EffectiveSettings, load_settings, next_daily
+
+log = logging.getLogger(__name__)
+# A due time missed while no leader ran is caught up within this window, not later.
+CATCH_UP = timedelta(hours=6)
+
+
+def run_queued_syncs(service) -> None:
+    ledger.reap_stale(service.engine)
+    for run_id in ledger.queued_runs(service.engine):
+        with service._guard:
+            if run_id in service.in_flight or service.runs is None:
+                continue
+            service.in_flight.add(run_id)
+            service.runs.submit(_run, service, run_id)
+
+
+def _run(service, run_id: int) -> None:
+    try:
+        run_queued(service.engine, service.vault, service.cache, run_id)
+    finally:
+        with service._guard:
+            service.in_flight.discard(run_id)
+
+
+def check_leadership(service) -> None:
+    if not service.lock.held():
+        service.step_down()
+
+
+def previous_due(settings: EffectiveSettings, now: datetime, last_run: datetime | None) -> datetime | None:
+    """When the latest scheduled run was due, at or before ``now``."""
+    if settings.frequency == "daily":
+        return next_daily(settings, now - timedelta(days=1))
+    if settings.frequency == "hours":
+        if last_run is None:
+            return now
+        due = last_run + timedelta(hours=settings.interval_hours)
+        return due if due <= now else None
+    return None
+
+
+def plan_scheduled_syncs(service) -> None:
+    """Queue every scheduled run that is due. Each connected workspace syncs once right
+    after it connects, then on its schedule."""
+    now = utcnow()
+    with Session(service.engine) as session:
+        workspaces = session.execute(
+            select(SalesforceConnection.workspace_id, SalesforceConnection.connected_at)
+            .where(SalesforceConnection.state == "connected")
+        ).all()
+        for workspace_id, connected_at in workspaces:
+            settings = load_settings(session, workspace_id)
+            last_any = session.execute(
+                select(func.max(SyncRun.queued_at)).where(SyncRun.workspace_id == workspace_id)
+            ).scalar()
+            trigger = "interval" if settings.frequency == "hours" else "daily"
+            if last_any is None or (connected_at and last_any < connected_at):
+                _enqueue(service, workspace_id, trigger, "first sync after connecting")
+                continue
+            # Any run since the due time (Sync Now included) already brought the data up to date.
+            due = previous_due(settings, now, last_any)
+            if due is None or now - due > CATCH_UP:
+                continue
+            if last_any < due:
+                _enqueue(service, workspace_id, trigger, f"due at {due.isoformat()}")
+
+
+def _enqueue(service, workspace_id: int, trigger: str, why: str) -> None:
+    requested = ledger.request_run(service.engine, workspace_id, trigger)
+    if not requested.joined:
+        log.info("scheduled sync queued", extra={"workspace": workspace_id, "run": requested.run_id, "why": why})

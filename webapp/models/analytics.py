@@ -1,0 +1,44 @@
+"""Per-message facts for analytics, precomputed after imports and syncs.
+
+One row per message: who the other party was, whether an inbound message started a wait for
+our reply and how long that wait lasted (wall-clock and business hours), and the Salesforce
+dimensions of the other party at the time (account, type, industry, owner, lead source,
+stage of the open opportunity, stage when the message was sent). Reports read only this table.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+
+class MessageFact(SQLModel, table=True):
+    __tablename__ = "message_fact"
+    __table_args__ = (
+        Index("ix_message_fact_workspace_sent", "workspace_id", "sent_at"),
+        Index("ix_message_fact_workspace_account", "workspace_id", "account_name"),
+        Index("ix_message_fact_conversation", "conversation_id"),
+    )
+
+    message_id: int = Field(primary_key=True, foreign_key="message.id", ondelete="CASCADE")
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    conversation_id: int
+    direction: str = Field(max_length=3)
+    sent_at: datetime
+    sent_day: date  # in the workspace's time zone, for charts over time
+    counterpart: str | None = Field(default=None, max_length=254)
+    domain: str | None = Field(default=None, max_length=254)
+    awaits_reply: bool = Field(default=False)  # an inbound message that starts a wait for us
+    replied_at: datetime | None = None
+    response_seconds: int | None = None
+    business_seconds: int | None = None
+    account_sf_id: str | None = Field(default=None, max_length=18)
+    account_name: str | None = Field(default=None, max_length=255)
+    account_type: str | None = Field(default=None, max_length=255)
+    industry: str | None = Field(default=None, max_length=255)
+    account_owner: str | None = Field(default=None, max_length=255)
+    lead_source: str | None = Field(default=None, max_length=255)
+    open_stage: str | None = Field(default=None, max_length=255)
+    stage_at_send: str | None = Field(default=None, max_length=255)
