@@ -253,3 +253,21 @@ def test_changing_business_hours_recomputes_business_times(client, facts, db):
         after = run(s, ws, Query(group_by="domain", business_hours=True)).total.mean
         wall = run(s, ws, Query(group_by="domain")).total.mean
     assert before == wall == 126 * 60 and after == 84 * 60
+
+
+def test_imported_mail_reaches_analytics(app, admin_client, db, tmp_path):
+    mbox = tmp_path / "mail.mbox"
+    mbox.write_bytes(
+        b"From x@y Mon Mar  2 09:00:00 2026\n"
+        b"From: Dora <dora@delta.test>\nTo: help@acme.test\nSubject: Hello\n"
+        b"Date: Mon, 2 Mar 2026 09:00:00 +0000\nMessage-ID: <d1@delta.test>\n\nHi\n\n"
+        b"From x@y Mon Mar  2 10:30:00 2026\n"
+        b"From: Agent <agent@acme.test>\nTo: dora@delta.test\nSubject: Re: Hello\n"
+        b"Date: Mon, 2 Mar 2026 10:30:00 +0000\nMessage-ID: <a1@acme.test>\nIn-Reply-To: <d1@delta.test>\n\nHello\n"
+    )
+    admin_client.post("/settings/workspace", {"name": "Acme", "timezone": "UTC", "addresses": "acme.test"})
+    result = app.test_cli_runner().invoke(args=["import-mail", str(mbox), "--workspace", "Acme"])
+    assert result.exit_code == 0, result.output
+    with db() as s:
+        report = run(s, 1, Query(group_by="domain"))
+    assert _rows(report)["delta.test"].median == 90 * 60

@@ -8,7 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.auth.guards import admin_required
-from webapp.db import get_session
+from webapp.analytics.facts import refresh_facts
+from webapp.db import get_engine, get_session
 from webapp.mailimport.importer import import_messages
 from webapp.mailimport.sources import SourceError, iter_path, saved_upload
 from webapp.mailimport.summary import CONCURRENT_IMPORT
@@ -78,4 +79,6 @@ def upload():
     except IntegrityError:
         session.rollback()
         return _page(error=CONCURRENT_IMPORT, status=409)
+    if summary.imported:
+        refresh_facts(get_engine(), current_user.workspace_id)
     return _page(summary=summary)

@@ -130,7 +130,7 @@ class PageWriter:
         if owners:
             self._users(conn, owners, now)
         self._record_errors(conn, spec, failures, [r["sf_id"] for r in writes] + unchanged, counts, now)
-        self._follow(conn, spec, writes, stored, now)
+        self._follow(conn, spec, writes, stored, now, full=pass_id is not None)
         if cursor_id is not None and top_stamp is not None:
             current = self.stamps.get(cursor_id)
             if current is None or top_stamp > current:
@@ -162,8 +162,9 @@ class PageWriter:
                                              ERROR.c.sf_id.in_(resolved)))
             self._errors.difference_update((spec.name, i) for i in resolved)
 
-    def _follow(self, conn: Connection, spec: ObjectSpec, writes: list[dict], stored: dict, now) -> None:
-        """The inbox contacts and cached cards a page's changes reach."""
+    def _follow(self, conn: Connection, spec: ObjectSpec, writes: list[dict], stored: dict, now, *, full: bool = False) -> None:
+        """The inbox contacts and cached cards a page's changes reach. In a full pass, rows new
+        to the mirror are mostly old ones: their cards expire on their own (5 minutes)."""
         if not writes:
             return
         ws = self.workspace_id
@@ -179,7 +180,8 @@ class PageWriter:
             changed = [r["sf_id"] for r in writes if r["sf_id"] in stored]
             self._pending_emails |= inbox.emails_of_accounts(conn, ws, changed) if changed else set()
         elif spec is OPPORTUNITY:
-            accounts = {r["account_id"] for r in writes} | {stored[r["sf_id"]][2] for r in writes if r["sf_id"] in stored}
+            moved = [r for r in writes if r["sf_id"] in stored] if full else writes
+            accounts = {r["account_id"] for r in moved} | {stored[r["sf_id"]][2] for r in moved if r["sf_id"] in stored}
             accounts.discard(None)
             self._pending_emails |= inbox.emails_of_accounts(conn, ws, sorted(accounts)) if accounts else set()
 
