@@ -310,3 +310,29 @@ def test_multi_currency_amounts_use_each_opportunitys_currency(admin_client, sta
     for opp in shown:
         segment = body[body.index(opp["Name"].replace("'", "&#39;")):]
         assert symbols[opp["CurrencyIsoCode"]] in segment[: segment.index("</li>")]
+
+
+def test_when_salesforce_is_down_the_card_shows_the_synced_copy_as_of_its_age(connected, emulator, db):
+    from datetime import UTC, datetime, timedelta
+
+    from webapp.models.mirror import SfAccount, SfContact, SfOpportunity
+
+    synced = datetime.now(UTC) - timedelta(hours=3)
+    with db() as s:
+        s.add_all([
+            SfAccount(workspace_id=1, sf_id="001MIRROR000000AAA", name="Mirror Account", system_modstamp=synced, synced_at=synced),
+            SfContact(workspace_id=1, sf_id="003MIRROR000000AAA", account_id="001MIRROR000000AAA", email="kept@mirror.test",
+                      email_normalized="kept@mirror.test", name="Kept Person", title="Buyer", system_modstamp=synced, synced_at=synced),
+            SfOpportunity(workspace_id=1, sf_id="006MIRROR000000AAA", account_id="001MIRROR000000AAA", name="Mirror deal",
+                          stage_name="Closed Lost", is_closed=True, amount_minor=1_234_500, currency="USD",
+                          system_modstamp=synced, synced_at=synced),
+        ])
+    emulator.app.emulator.set_faults(unavailable=10)
+    response = connected.htmx_get(f"{CARD}?email=kept@mirror.test")
+    body = response.get_data(as_text=True)
+    assert response.headers["X-Salesforce-Card"] == "shown"
+    assert "Mirror Account" in body and "pill-lost" in body and "$12,345.00" in body
+    assert "as of 3 hours ago" in body
+    # The copy is not cached: once Salesforce answers again, the live data comes back.
+    emulator.app.emulator.set_faults(unavailable=0)
+    assert connected.htmx_get(f"{CARD}?email=kept@mirror.test").headers["X-Salesforce-Card"] == "no-match"

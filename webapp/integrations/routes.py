@@ -42,7 +42,6 @@ def card_services() -> card_service.CardServices:
         vault=current_app.extensions["vault"],
         cache=current_app.extensions["cache"],
         flights=current_app.extensions["single_flight"],
-        mirror_lookup=current_app.extensions.get("salesforce_mirror_lookup"),
     )
 
 

@@ -23,11 +23,13 @@ from sqlmodel import Session
 
 from webapp.addresses import InvalidAddress, normalize_email
 from webapp.cache import SingleFlight
-from webapp.clock import utcnow
+from webapp.clock import as_utc, utcnow
 from webapp.crypto import Vault
 from webapp.integrations import card_cache
 from webapp.integrations.salesforce_connection import NotConnected, client_for
 from webapp.models import SalesforceConnection
+from webapp.models.mirror import SfAccount, SfContact, SfOpportunity
+from webapp.money import format_money
 from webapp.salesforce import soql
 from webapp.salesforce.client import RetryPolicy, SalesforceClient
 from webapp.salesforce.errors import RateLimited, ReconnectNeeded, SalesforceError, Unavailable
@@ -192,7 +194,56 @@ class CardServices:
     vault: Vault
     cache: BaseCache
     flights: SingleFlight
-    mirror_lookup: object = None  # callable(workspace_id, email) -> CardData | None
+
+
+def from_mirror(engine: Engine, workspace_id: int, email: str) -> CardData | None:
+    """The last synced copy, for when Salesforce cannot answer. Same shape, marked as such."""
+    with Session(engine) as session:
+        contacts = session.execute(
+            select(SfContact)
+            .where(SfContact.workspace_id == workspace_id, SfContact.email_normalized == email, SfContact.is_deleted.is_(False))
+            .order_by(SfContact.system_modstamp.desc())
+        ).scalars().all()
+        if not contacts:
+            return None
+        contact = contacts[0]
+        instance = session.execute(
+            select(SalesforceConnection.instance_url).where(SalesforceConnection.workspace_id == workspace_id)
+        ).scalar()
+        account = None
+        lines: list[OpportunityLine] = []
+        if contact.account_id:
+            account = session.execute(
+                select(SfAccount).where(SfAccount.workspace_id == workspace_id, SfAccount.sf_id == contact.account_id)
+            ).scalar()
+            for opp in session.execute(
+                select(SfOpportunity)
+                .where(SfOpportunity.workspace_id == workspace_id, SfOpportunity.account_id == contact.account_id,
+                       SfOpportunity.is_deleted.is_(False))
+                .order_by(SfOpportunity.close_date.desc(), SfOpportunity.last_modified_date.desc())
+                .limit(MAX_OPPORTUNITIES)
+            ).scalars():
+                lines.append(
+                    OpportunityLine(
+                        name=opp.name,
+                        stage=opp.stage_name or "",
+                        amount=format_money(opp.amount_minor, opp.currency),
+                        pill=pill(opp.is_won, opp.is_closed),
+                        close_date=opp.close_date.isoformat() if opp.close_date else None,
+                    )
+                )
+        return CardData(
+            contact_id=contact.sf_id,
+            contact_name=contact.name or email,
+            title=contact.title,
+            lead_source=contact.lead_source,
+            account_name=account.name if account and not account.is_deleted else None,
+            record_url=record_url(instance, contact.sf_id),
+            opportunities=lines,
+            other_matches=len(contacts) - 1,
+            fetched_at=as_utc(contact.synced_at).isoformat(),
+            from_mirror=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -269,7 +320,7 @@ def _live(services: CardServices, org: _Org, workspace_id: int, email: str) -> C
         return CardResult(state="reconnect", email=email)
     except (Unavailable, RateLimited, SalesforceError) as exc:
         log.warning("salesforce card lookup failed", extra={"workspace": workspace_id, "error": str(exc)})
-        fallback = services.mirror_lookup(workspace_id, email) if services.mirror_lookup else None
+        fallback = from_mirror(services.engine, workspace_id, email)
         if fallback is not None:
             return CardResult(state="shown", email=email, card=fallback)
         return CardResult(state="unavailable", email=email)
