@@ -93,25 +93,26 @@ class AdvisoryLock:
 
     def acquire(self) -> bool:
         try:
-            conn = self.engine.raw_connection()
-            conn.detach()  # never handed back to the pool: the lock lives as long as it does
-            driver = conn.driver_connection
+            pooled = self.engine.raw_connection()
+            driver = pooled.driver_connection
+            pooled.detach()  # never handed back to the pool: the lock lives as long as it does
+            driver.rollback()
             driver.autocommit = True
             got = driver.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]
         except Exception:
             log.warning("scheduler lock: database unreachable", exc_info=True)
             return False
         if not got:
-            conn.close()
+            driver.close()
             return False
-        self._conn = conn
+        self._conn = driver
         return True
 
     def held(self) -> bool:
         if self._conn is None:
             return False
         try:
-            self._conn.driver_connection.execute("SELECT 1").fetchone()
+            self._conn.execute("SELECT 1").fetchone()
             return True
         except Exception:
             self.release()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -97,6 +97,7 @@ class SalesforceDimensions:
             )
             if domain and domain not in FREE_MAIL:
                 self.by_domain.setdefault(domain.lower(), sf_id)
+        self._resolved: dict[tuple, tuple] = {}
         # Several Salesforce contacts may share an address: the most recently modified wins.
         self.contacts: dict[str, tuple[str | None, str | None]] = {}
         for email, account_id, lead_source in session.execute(
@@ -106,11 +107,18 @@ class SalesforceDimensions:
         ):
             self.contacts[email] = (account_id, lead_source)
 
+    def _resolve(self, email: str | None, domain: str | None) -> tuple[AccountInfo | None, str | None]:
+        key = (email, domain)
+        found = self._resolved.get(key)
+        if found is None:
+            account_id, lead_source = self.contacts.get(email or "", (None, None))
+            if account_id is None and domain:
+                account_id = self.by_domain.get(domain)
+            found = self._resolved[key] = (self.accounts.get(account_id) if account_id else None, lead_source)
+        return found
+
     def for_counterpart(self, email: str | None, domain: str | None, sent_at: datetime) -> dict:
-        account_id, lead_source = self.contacts.get(email or "", (None, None))
-        if account_id is None and domain:
-            account_id = self.by_domain.get(domain)
-        account = self.accounts.get(account_id) if account_id else None
+        account, lead_source = self._resolve(email, domain)
         if account is None:
             return {"lead_source": lead_source}
         stage_at_send = None
@@ -188,6 +196,9 @@ def refresh_facts(engine: Engine, workspace_id: int) -> int:
         if pending:
             session.execute(insert(MessageFact), pending)
             total += len(pending)
+        session.commit()
+        # Fresh statistics, so the planner picks the filter indexes on a large table.
+        session.execute(text("ANALYZE message_fact"))
         session.commit()
     log.info("analytics facts refreshed", extra={"workspace": workspace_id, "rows": total})
     return total

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import Integer, and_, case, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from webapp.models import Conversation
@@ -111,50 +111,65 @@ def percentile(sorted_values: list[int], share: float) -> float | None:
 
 
 def run(session: Session, workspace_id: int, query: Query) -> Report:
+    """One indexed pass over the matching facts; the figures are summed up here, which beats
+    several aggregate scans (distinct conversations and percentiles per group) on both engines."""
     column = DIMENSIONS[query.group_by].column
     seconds = F.business_seconds if query.business_hours else F.response_seconds
-    clauses = where(query, workspace_id)
-    grouped = session.execute(
-        select(
-            column,
-            func.sum(case((F.direction == "in", 1), else_=0)),
-            func.sum(case((F.direction == "out", 1), else_=0)),
-            func.count(func.distinct(F.conversation_id)),
-            func.sum(case((F.awaits_reply.is_(True), 1), else_=0)),
-            func.sum(case((and_(F.awaits_reply.is_(True), F.replied_at.is_not(None)), 1), else_=0)),
-        )
-        .where(*clauses)
-        .group_by(column)
-        .order_by(func.count().desc())
-    ).all()
-    rows = {
-        value: Row(value or NONE_LABEL, int(received or 0), int(sent or 0), int(convs), int(waits or 0), int(replied or 0))
-        for value, received, sent, convs, waits, replied in grouped
-    }
-    truncated = len(rows) > MAX_GROUPS
-    kept = dict(list(rows.items())[:MAX_GROUPS])
+    rows = session.execute(
+        select(column, F.direction, F.conversation_id, F.awaits_reply, F.replied_at.is_not(None), seconds, F.sent_day)
+        .where(*where(query, workspace_id))
+        .execution_options(yield_per=20_000)
+    )
+    groups: dict[object, _Tally] = defaultdict(_Tally)
+    total = _Tally()
+    days: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for value, direction, conversation, awaits, replied, secs, day in rows:
+        inbound = direction == "in"
+        groups[value].add(inbound, conversation, awaits, replied, secs)
+        total.add(inbound, conversation, awaits, replied, secs)
+        days[day][0 if inbound else 1] += 1
 
-    # Percentiles need the values: fetch only the answered waits, group in Python.
-    times: dict[object, list[int]] = defaultdict(list)
-    everything: list[int] = []
-    for value, secs in session.execute(
-        select(column, seconds).where(*clauses, F.awaits_reply.is_(True), seconds.is_not(None))
-    ):
-        everything.append(secs)
-        if value in kept:
-            times[value].append(secs)
-    for value, row in kept.items():
-        _fill_times(row, times.get(value, []))
+    ordered = sorted(groups.items(), key=lambda item: (-(item[1].received + item[1].sent), str(item[0])))
+    shown = [tally.row(value or NONE_LABEL) for value, tally in ordered[:MAX_GROUPS]]
+    weeks: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for day, (received, sent) in days.items():
+        week = weeks[day - timedelta(days=day.weekday())]
+        week[0] += received
+        week[1] += sent
+    return Report(
+        query=query,
+        rows=shown,
+        total=total.row("Total"),
+        weeks=[(week, r, s) for week, (r, s) in sorted(weeks.items())],
+        truncated=len(ordered) > MAX_GROUPS,
+    )
 
-    total = Row("Total")
-    for row in rows.values():
-        total.received += row.received
-        total.sent += row.sent
-        total.waits += row.waits
-        total.replied += row.replied
-    total.conversations = session.execute(select(func.count(func.distinct(F.conversation_id))).where(*clauses)).scalar_one()
-    _fill_times(total, everything)
-    return Report(query=query, rows=list(kept.values()), total=total, weeks=_weeks(session, clauses), truncated=truncated)
+
+class _Tally:
+    __slots__ = ("received", "sent", "conversations", "waits", "replied", "times")
+
+    def __init__(self):
+        self.received = self.sent = self.waits = self.replied = 0
+        self.conversations: set[int] = set()
+        self.times: list[int] = []
+
+    def add(self, inbound: bool, conversation: int, awaits: bool, replied: bool, secs: int | None) -> None:
+        if inbound:
+            self.received += 1
+        else:
+            self.sent += 1
+        self.conversations.add(conversation)
+        if awaits:
+            self.waits += 1
+            if replied:
+                self.replied += 1
+                if secs is not None:
+                    self.times.append(secs)
+
+    def row(self, value: str) -> Row:
+        row = Row(value, self.received, self.sent, len(self.conversations), self.waits, self.replied)
+        _fill_times(row, self.times)
+        return row
 
 
 def _fill_times(row: Row, values: list[int]) -> None:
@@ -164,24 +179,6 @@ def _fill_times(row: Row, values: list[int]) -> None:
     row.mean = sum(values) / len(values)
     row.median = percentile(values, 0.5)
     row.p90 = percentile(values, 0.9)
-
-
-def _weeks(session: Session, clauses) -> list[tuple[date, int, int]]:
-    per_day = session.execute(
-        select(
-            F.sent_day,
-            func.sum(case((F.direction == "in", 1), else_=0)).cast(Integer),
-            func.sum(case((F.direction == "out", 1), else_=0)).cast(Integer),
-        )
-        .where(*clauses)
-        .group_by(F.sent_day)
-    ).all()
-    weeks: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-    for day, received, sent in per_day:
-        monday = day - timedelta(days=day.weekday())
-        weeks[monday][0] += received or 0
-        weeks[monday][1] += sent or 0
-    return [(week, r, s) for week, (r, s) in sorted(weeks.items())]
 
 
 def choices(session: Session, workspace_id: int, limit: int = 200) -> dict[str, list[str]]:

@@ -4,7 +4,7 @@ from flask_login import current_user, login_required
 from webapp.contacts import services
 from webapp.db import get_session
 from webapp.htmx import is_htmx
-from webapp.inbox.services import NotFound
+from webapp.scoping import NotFound
 from webapp.listing import parse_page
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from webapp.inbox.services import NotFound
+from webapp.scoping import owned
 from webapp.listing import Page, contains_any, paginate
 from webapp.models import Contact, Conversation, Deal
 from webapp.sync.mirror import MirrorContact, contacts_for_email
@@ -41,10 +41,7 @@ def list_contacts(session: Session, workspace_id: int, *, query: str, page: int)
 
 
 def get_contact(session: Session, workspace_id: int, contact_id: int) -> Contact:
-    contact = session.get(Contact, contact_id)
-    if contact is None or contact.workspace_id != workspace_id:
-        raise NotFound(contact_id)
-    return contact
+    return owned(session, Contact, workspace_id, contact_id)
 
 
 def contact_detail(session: Session, workspace_id: int, contact_id: int) -> ContactDetail:

@@ -5,7 +5,7 @@ from webapp.db import get_session
 from webapp.deals import services
 from webapp.deals.forms import DealForm
 from webapp.htmx import is_htmx
-from webapp.inbox.services import NotFound
+from webapp.scoping import NotFound
 from webapp.listing import parse_page
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from webapp.addresses import InvalidAddress, normalize_email
 from webapp.clock import utcnow
-from webapp.inbox.services import NotFound
+from webapp.scoping import owned
 from webapp.listing import Page, contains_any, paginate
 from webapp.models import DEAL_STAGES, Contact, Deal
 from webapp.money import MoneyError, check_currency, to_minor
@@ -49,10 +49,7 @@ def list_deals(session: Session, workspace_id: int, *, query: str, stage: str, p
 
 
 def get_deal(session: Session, workspace_id: int, deal_id: int) -> Deal:
-    deal = session.get(Deal, deal_id)
-    if deal is None or deal.workspace_id != workspace_id:
-        raise NotFound(deal_id)
-    return deal
+    return owned(session, Deal, workspace_id, deal_id)
 
 
 def contact_email_of(session: Session, deal: Deal) -> str:

@@ -6,6 +6,7 @@ from webapp.htmx import is_htmx
 from webapp.inbox import services
 from webapp.integrations import card_slots
 from webapp.listing import parse_page
+from webapp.scoping import NotFound
 
 bp = Blueprint("inbox", __name__)
 
@@ -35,7 +36,7 @@ def index():
 def conversation(conversation_id: int):
     try:
         view = services.get_conversation(get_session(), current_user.workspace_id, conversation_id)
-    except services.NotFound:
+    except NotFound:
         abort(404)
     contact = view.contact.contact if view.contact else None
     return render_template(
@@ -51,7 +52,7 @@ def set_status(conversation_id: int):
         conversation = services.set_status(
             session, current_user.workspace_id, conversation_id, request.form.get("status", "")
         )
-    except services.NotFound:
+    except NotFound:
         abort(404)
     except ValueError:
         abort(400)

@@ -9,13 +9,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from webapp.listing import Page, contains_any, paginate
+from webapp.scoping import owned
 from webapp.models import CONVERSATION_STATUSES, Contact, Conversation, Deal, Message
 
 STATUS_FILTERS = ("open", "pending", "closed", "all")
-
-
-class NotFound(LookupError):
-    """No such row in this workspace (whether it exists elsewhere is not said)."""
 
 
 @dataclass
@@ -129,9 +126,7 @@ def _rows(session: Session, pairs) -> list[ConversationRow]:
 
 
 def get_conversation(session: Session, workspace_id: int, conversation_id: int) -> ConversationView:
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None or conversation.workspace_id != workspace_id:
-        raise NotFound(conversation_id)
+    conversation = owned(session, Conversation, workspace_id, conversation_id)
     messages = list(
         session.execute(
             select(Message)
@@ -146,9 +141,7 @@ def get_conversation(session: Session, workspace_id: int, conversation_id: int) 
 
 
 def contact_summary(session: Session, workspace_id: int, contact_id: int) -> ContactSummary:
-    contact = session.get(Contact, contact_id)
-    if contact is None or contact.workspace_id != workspace_id:
-        raise NotFound(contact_id)
+    contact = owned(session, Contact, workspace_id, contact_id)
     conversations = session.execute(
         select(func.count()).where(Conversation.contact_id == contact.id)
     ).scalar_one()
@@ -163,9 +156,7 @@ def contact_summary(session: Session, workspace_id: int, contact_id: int) -> Con
 def set_status(session: Session, workspace_id: int, conversation_id: int, status: str) -> Conversation:
     if status not in CONVERSATION_STATUSES:
         raise ValueError(f"Unknown status {status!r}.")
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None or conversation.workspace_id != workspace_id:
-        raise NotFound(conversation_id)
+    conversation = owned(session, Conversation, workspace_id, conversation_id)
     conversation.status = status
     session.add(conversation)
     session.flush()

@@ -19,6 +19,10 @@ class MessageFact(SQLModel, table=True):
     __table_args__ = (
         Index("ix_message_fact_workspace_sent", "workspace_id", "sent_at"),
         Index("ix_message_fact_workspace_account", "workspace_id", "account_name"),
+        # The filters people use most: stages and Enterprise vs SMB.
+        Index("ix_message_fact_workspace_open_stage", "workspace_id", "open_stage"),
+        Index("ix_message_fact_workspace_stage_at_send", "workspace_id", "stage_at_send"),
+        Index("ix_message_fact_workspace_account_type", "workspace_id", "account_type"),
         Index("ix_message_fact_conversation", "conversation_id"),
     )
 

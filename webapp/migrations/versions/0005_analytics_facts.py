@@ -46,6 +46,9 @@ def upgrade() -> None:
     with op.batch_alter_table('message_fact', schema=None) as batch_op:
         batch_op.create_index('ix_message_fact_conversation', ['conversation_id'], unique=False)
         batch_op.create_index('ix_message_fact_workspace_account', ['workspace_id', 'account_name'], unique=False)
+        batch_op.create_index('ix_message_fact_workspace_account_type', ['workspace_id', 'account_type'], unique=False)
+        batch_op.create_index('ix_message_fact_workspace_open_stage', ['workspace_id', 'open_stage'], unique=False)
+        batch_op.create_index('ix_message_fact_workspace_stage_at_send', ['workspace_id', 'stage_at_send'], unique=False)
         batch_op.create_index('ix_message_fact_workspace_sent', ['workspace_id', 'sent_at'], unique=False)
 
     with op.batch_alter_table('workspace', schema=None) as batch_op:
@@ -66,6 +69,9 @@ def downgrade() -> None:
     with op.batch_alter_table('message_fact', schema=None) as batch_op:
         batch_op.drop_index('ix_message_fact_workspace_sent')
         batch_op.drop_index('ix_message_fact_workspace_account')
+        batch_op.drop_index('ix_message_fact_workspace_account_type')
+        batch_op.drop_index('ix_message_fact_workspace_open_stage')
+        batch_op.drop_index('ix_message_fact_workspace_stage_at_send')
         batch_op.drop_index('ix_message_fact_conversation')
 
     op.drop_table('message_fact')
