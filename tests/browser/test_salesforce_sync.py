@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.browser.test_conversation_page import _sign_in
-from webapp.db import session_scope, get_engine
+from webapp.db import get_engine, session_scope
 from webapp.emulator import EmulatorOptions
 from webapp.emulator.server import serve_in_thread
 from webapp.integrations import salesforce_connection as connection
@@ -13,7 +13,8 @@ from webapp.scheduler import start
 
 
 def test_sync_now_runs_to_done(browser, live_server, seeded, app, artifacts):
-    emulator = serve_in_thread(EmulatorOptions(latency_ms=150))
+    # Slow enough (five calls of 0.8 s) that the once-a-second status poll sees it running.
+    emulator = serve_in_thread(EmulatorOptions(latency_ms=800))
     app.config["SCHEDULER_ENABLED"] = True
     try:
         with session_scope(get_engine(app)) as session:

@@ -28,9 +28,9 @@ from webapp.crypto import Vault
 from webapp.integrations import card_cache
 from webapp.integrations.salesforce_connection import NotConnected, client_for
 from webapp.models import SalesforceConnection
-from webapp.models.mirror import SfAccount, SfContact, SfOpportunity
 from webapp.money import format_money
 from webapp.salesforce import soql
+from webapp.sync import mirror
 from webapp.salesforce.client import RetryPolicy, SalesforceClient
 from webapp.salesforce.errors import RateLimited, ReconnectNeeded, SalesforceError, Unavailable
 
@@ -137,7 +137,7 @@ def opportunity_query(account_id: str, multi_currency: bool) -> str:
     return (
         f"SELECT Id, Name, StageName, Amount, CloseDate, IsClosed, IsWon{currency} "
         f"FROM Opportunity WHERE AccountId = {soql.quote(account_id)} "
-        f"ORDER BY CloseDate DESC NULLS LAST, LastModifiedDate DESC LIMIT {MAX_OPPORTUNITIES}"
+        f"ORDER BY LastModifiedDate DESC LIMIT {MAX_OPPORTUNITIES}"
     )
 
 
@@ -199,51 +199,34 @@ class CardServices:
 def from_mirror(engine: Engine, workspace_id: int, email: str) -> CardData | None:
     """The last synced copy, for when Salesforce cannot answer. Same shape, marked as such."""
     with Session(engine) as session:
-        contacts = session.execute(
-            select(SfContact)
-            .where(SfContact.workspace_id == workspace_id, SfContact.email_normalized == email, SfContact.is_deleted.is_(False))
-            .order_by(SfContact.system_modstamp.desc())
-        ).scalars().all()
-        if not contacts:
+        copy = mirror.card(session, workspace_id, email, limit=MAX_OPPORTUNITIES)
+        if copy is None:
             return None
-        contact = contacts[0]
         instance = session.execute(
             select(SalesforceConnection.instance_url).where(SalesforceConnection.workspace_id == workspace_id)
         ).scalar()
-        account = None
-        lines: list[OpportunityLine] = []
-        if contact.account_id:
-            account = session.execute(
-                select(SfAccount).where(SfAccount.workspace_id == workspace_id, SfAccount.sf_id == contact.account_id)
-            ).scalar()
-            for opp in session.execute(
-                select(SfOpportunity)
-                .where(SfOpportunity.workspace_id == workspace_id, SfOpportunity.account_id == contact.account_id,
-                       SfOpportunity.is_deleted.is_(False))
-                .order_by(SfOpportunity.close_date.desc(), SfOpportunity.last_modified_date.desc())
-                .limit(MAX_OPPORTUNITIES)
-            ).scalars():
-                lines.append(
-                    OpportunityLine(
-                        name=opp.name,
-                        stage=opp.stage_name or "",
-                        amount=format_money(opp.amount_minor, opp.currency),
-                        pill=pill(opp.is_won, opp.is_closed),
-                        close_date=opp.close_date.isoformat() if opp.close_date else None,
-                    )
-                )
-        return CardData(
-            contact_id=contact.sf_id,
-            contact_name=contact.name or email,
-            title=contact.title,
-            lead_source=contact.lead_source,
-            account_name=account.name if account and not account.is_deleted else None,
-            record_url=record_url(instance, contact.sf_id),
-            opportunities=lines,
-            other_matches=len(contacts) - 1,
-            fetched_at=as_utc(contact.synced_at).isoformat(),
-            from_mirror=True,
-        )
+    contact = copy.contact
+    return CardData(
+        contact_id=contact.sf_id,
+        contact_name=contact.name or email,
+        title=contact.title,
+        lead_source=contact.lead_source,
+        account_name=contact.account_name,
+        record_url=record_url(instance, contact.sf_id),
+        opportunities=[
+            OpportunityLine(
+                name=opp.name,
+                stage=opp.stage_name or "",
+                amount=format_money(opp.amount_minor, opp.currency),
+                pill=pill(opp.is_won, opp.is_closed),
+                close_date=opp.close_date.isoformat() if opp.close_date else None,
+            )
+            for opp in copy.opportunities
+        ],
+        other_matches=copy.other_matches,
+        fetched_at=as_utc(copy.synced_at).isoformat(),
+        from_mirror=True,
+    )
 
 
 @dataclass(frozen=True)

@@ -460,9 +460,9 @@ class DbTokenStore:
         log.warning("salesforce reconnect needed", extra={"connection": self.connection_id, "reason": reason})
         self._update({"state": "reconnect", "last_error": reason, "last_error_at": utcnow()})
 
-    def record_usage(self, usage: ApiUsage) -> None:
+    def record_usage(self, usage: ApiUsage, *, now: bool = False) -> None:
         # At most every few seconds: a sync makes many calls and the figure moves slowly.
-        if time.monotonic() - self._usage_written < USAGE_WRITE_INTERVAL:
+        if not now and time.monotonic() - self._usage_written < USAGE_WRITE_INTERVAL:
             return
         self._usage_written = time.monotonic()
         self._update({"api_used": usage.used, "api_limit": usage.limit, "api_usage_at": utcnow()})

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from webapp.analytics.facts import refresh_facts
 from webapp.clock import utcnow
 from webapp.crypto import Vault
 from webapp.integrations import card_cache
@@ -70,8 +71,13 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
     runner = SyncRunner(engine, client, run.workspace_id, run_id, options, invalidate=invalidate, on_page=on_page)
     outcome = runner.run()
     if client.usage is not None:
-        client.token_store._usage_written = 0.0  # write the final figure now, not in 5 s
-        client.token_store.record_usage(client.usage)
+        client.token_store.record_usage(client.usage, now=True)  # the final figure, not in 5 s
+    changed = any(
+        c.get(k, 0) for c in runner.counts.values() for k in ("created", "updated", "deleted")
+    )
+    if changed:
+        # Analytics group by account, stage and owner: their facts follow the mirror.
+        refresh_facts(engine, run.workspace_id)
     log.info("sync finished", extra={"run": run_id, "workspace": run.workspace_id, "status": outcome.status,
                                      "reason": outcome.reason, "api_calls": client.calls})
     return outcome

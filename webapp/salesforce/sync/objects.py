@@ -127,7 +127,9 @@ def domain_of(website: str | None) -> str | None:
 
 
 def _currency(record: dict, ctx: Context) -> str | None:
-    return record.get("CurrencyIsoCode") or ctx.org_currency if ctx.multi_currency else ctx.org_currency
+    if ctx.multi_currency:
+        return record.get("CurrencyIsoCode") or ctx.org_currency
+    return ctx.org_currency
 
 
 def account_row(r: dict, ctx: Context) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -20,8 +20,6 @@ def insert_for(conn: Connection, table: Table):
 def upsert_statement(conn: Connection, table: Table, keys: Sequence[str], update: Iterable[str], where=None, *, coalesce: Iterable[str] = ()):
     """INSERT … ON CONFLICT (keys) DO UPDATE SET col = excluded.col for ``update``; the
     ``coalesce`` columns keep their value when the new one is NULL."""
-    from sqlalchemy import func
-
     stmt = insert_for(conn, table)
     keep = set(coalesce)
     set_ = {
