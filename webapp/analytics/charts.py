@@ -71,7 +71,7 @@ def volume(report: Report, width: int = 520, height: int = 220) -> VolumeChart |
     step = width / len(weeks)
     bar_w = max(2.0, step * 0.72)
     columns, ticks = [], []
-    every = max(1, len(weeks) // 8)
+    last_tick = -1e9
     for i, (week, received, sent) in enumerate(weeks):
         x = i * step + (step - bar_w) / 2
         rh = plot_h * received / peak
@@ -80,8 +80,10 @@ def volume(report: Report, width: int = 520, height: int = 220) -> VolumeChart |
             Column(x, bar_w, plot_h - rh, rh, plot_h - rh - sh, sh, week.strftime("%d %b"),
                    f"Week of {week.strftime('%d %b %Y')}: {received} received, {sent} sent")
         )
-        if i % every == 0:
-            ticks.append((x + bar_w / 2, week.strftime("%b %y") if week.day <= 7 or i == 0 else week.strftime("%d %b")))
+        centre = max(x + bar_w / 2, 22)  # a label centred at the edge would be cut
+        if centre - last_tick >= 64 and centre <= width - 22:
+            ticks.append((centre, week.strftime("%d %b")))
+            last_tick = centre
     return VolumeChart(width, height, columns, peak, ticks)
 
 

@@ -140,9 +140,18 @@ def run(session: Session, workspace_id: int, query: Query) -> Report:
         query=query,
         rows=shown,
         total=total.row("Total"),
-        weeks=[(week, r, s) for week, (r, s) in sorted(weeks.items())],
+        weeks=_every_week(weeks),
         truncated=len(ordered) > MAX_GROUPS,
     )
+
+
+def _every_week(weeks: dict[date, list[int]]) -> list[tuple[date, int, int]]:
+    """Weeks without mail too, so the chart's time axis is even."""
+    if not weeks:
+        return []
+    first, last = min(weeks), max(weeks)
+    span = [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
+    return [(week, *weeks.get(week, (0, 0))) for week in span]
 
 
 class _Tally:
