@@ -81,3 +81,19 @@ def test_factory_starts_no_threads_and_runs_no_migrations(app_config, tmp_path):
     assert threading.active_count() == before
     assert inspect(get_engine(app)).get_table_names() == []
     get_engine(app).dispose()
+
+
+def test_mail_import_limit_from_the_environment(clean_env, tmp_path):
+    clean_env.setenv("APP_ENV", "development")
+    clean_env.setenv("MAIL_IMPORT_MAX_BYTES", "1048576")
+    assert load_config(str(tmp_path))["MAIL_IMPORT_MAX_BYTES"] == 1048576
+    clean_env.setenv("MAIL_IMPORT_MAX_BYTES", "lots")
+    with pytest.raises(ConfigError, match="MAIL_IMPORT_MAX_BYTES"):
+        load_config(str(tmp_path))
+
+
+def test_production_needs_encryption_keys(clean_env, app_config):
+    with pytest.raises(ConfigError, match="ENCRYPTION_KEYS"):
+        create_app({**app_config, "ENV_NAME": "production", "TESTING": False, "ENCRYPTION_KEYS": ""})
+    with pytest.raises(ConfigError, match="Fernet"):
+        create_app({**app_config, "ENCRYPTION_KEYS": "not-a-key"})
