@@ -7,17 +7,27 @@ opportunities) from the emulator, at 0 ms and 200 ms added latency per call.
 Prints API calls (and the pages they needed), records, wall time, the time spent waiting on the
 emulator, local records per second (records / (wall − waiting)), and peak memory added by
 the sync (resident set size sampled every 20 ms, above the level before it started).
-The emulator runs in this process (serve_in_thread), as the tests run it.
+
+The emulator runs in a child process by default, so its CPU time (serialising pages) is not
+counted as ours: in this process it would hold the GIL while the sync works and inflate the
+"local" time. ``--emulator thread`` runs it in this process, as the tests do, for comparison.
+On PostgreSQL the script works in a scratch database of its own on the server the URL names
+(created at the start, dropped at the end); the URL's own database is not touched.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import multiprocessing
+import os
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -65,16 +75,66 @@ class PeakMemory:
         self._thread.join()
 
 
-def fresh_database(url: str | None, folder: Path) -> str:
+@contextmanager
+def fresh_database(url: str | None, folder: Path):
+    """An empty database for one measurement: a file in ``folder``, or a scratch database
+    on the server ``url`` names, dropped afterwards."""
     if not url:
-        return f"sqlite:///{folder / 'bench.sqlite3'}"
+        yield f"sqlite:///{folder / 'bench.sqlite3'}"
+        return
     parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    scratch = f"sync_benchmark_{os.getpid()}"
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-    return url
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{scratch}"'))
+    try:
+        yield parsed.set(database=scratch).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _serve(sizes: dict, pipe) -> None:
+    """The child process: serve the emulator until the parent says stop (or goes away)."""
+    emulator = serve_in_thread(EmulatorOptions(**sizes, api_daily_limit=5_000_000))
+    pipe.send(emulator.url)
+    try:
+        pipe.recv()
+    except EOFError:
+        pass
+    emulator.stop()
+
+
+class EmulatorProcess:
+    def __init__(self, sizes: dict):
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(sizes, child), daemon=True)
+        self._process.start()
+        self.url = self._pipe.recv()
+
+    def set_latency(self, ms: int) -> None:
+        request = urllib.request.Request(f"{self.url}/_emulator/faults", data=json.dumps({"latency_ms": ms}).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        urllib.request.urlopen(request, timeout=10).read()
+
+    def stop(self) -> None:
+        self._pipe.send("stop")
+        self._process.join(timeout=10)
+
+
+class EmulatorThread:
+    def __init__(self, sizes: dict):
+        self._running = serve_in_thread(EmulatorOptions(**sizes, api_daily_limit=5_000_000))
+        self.url = self._running.url
+
+    def set_latency(self, ms: int) -> None:
+        self._running.app.emulator.set_faults(latency_ms=ms)
+
+    def stop(self) -> None:
+        self._running.stop()
 
 
 def one_sync(app, trigger: str) -> dict:
@@ -111,18 +171,19 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--latencies", default="0,200")
     parser.add_argument("--small", action="store_true", help="a tenth of the org, for a quick look")
+    parser.add_argument("--emulator", choices=("process", "thread"), default="process",
+                        help="run the emulator in a child process (default) or in this one")
     args = parser.parse_args()
     sizes = dict(BENCHMARK_ORG)
     if args.small:
         sizes.update(accounts=2500, contacts=10000, opportunities=5000)
     t0 = time.perf_counter()
-    emulator = serve_in_thread(EmulatorOptions(**sizes, api_daily_limit=5_000_000))
-    print(f"emulator with {sizes['contacts']:,} contacts, {sizes['accounts']:,} accounts, "
+    emulator = (EmulatorProcess if args.emulator == "process" else EmulatorThread)(sizes)
+    print(f"emulator ({args.emulator}) with {sizes['contacts']:,} contacts, {sizes['accounts']:,} accounts, "
           f"{sizes['opportunities']:,} opportunities ready in {time.perf_counter() - t0:.1f} s at {emulator.url}")
     try:
         for latency in [int(v) for v in args.latencies.split(",")]:
-            with tempfile.TemporaryDirectory() as folder:
-                url = fresh_database(args.database_url, Path(folder))
+            with tempfile.TemporaryDirectory() as folder, fresh_database(args.database_url, Path(folder)) as url:
                 app = create_app({"TESTING": True, "ENV_NAME": "test", "SECRET_KEY": "bench", "DATABASE_URL": url,
                                   "CACHE_URL": f"filesystem://{folder}/cache", "SCHEDULER_ENABLED": False,
                                   "INSTANCE_PATH": folder, "LOG_LEVEL": "WARNING"})
@@ -135,11 +196,11 @@ def main() -> None:
                     connection.save_setup(session, app.extensions["vault"], 1, connection.SetupInput(
                         mode="client-credentials", environment="custom", url=emulator.url,
                         client_id="emulator-client-id", client_secret="emulator-client-secret"))
-                emulator.app.emulator.set_faults(latency_ms=latency)
+                emulator.set_latency(latency)
                 engine_name = get_engine(app).dialect.name
                 report(f"[{engine_name}, {latency} ms] full sync", one_sync(app, "cli"))
                 report(f"[{engine_name}, {latency} ms] nothing changed", one_sync(app, "cli"))
-                emulator.app.emulator.set_faults(latency_ms=0)
+                emulator.set_latency(0)
                 get_engine(app).dispose()
     finally:
         emulator.stop()

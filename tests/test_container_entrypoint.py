@@ -47,7 +47,7 @@ def _serve(data_dir: Path) -> tuple[subprocess.Popen, str]:
         try:
             if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return proc, base
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # up but still starting
             time.sleep(0.2)
         if proc.poll() is not None:
             break

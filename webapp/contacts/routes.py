@@ -1,7 +1,8 @@
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.contacts import services
+from webapp.contacts.forms import ContactForm
 from webapp.db import get_session
 from webapp.htmx import is_htmx
 from webapp.scoping import NotFound
@@ -29,3 +30,22 @@ def detail(contact_id: int):
     except NotFound:
         abort(404)
     return render_template("contacts/detail.html", detail=detail)
+
+
+@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(contact_id: int):
+    session = get_session()
+    try:
+        contact = services.get_contact(session, current_user.workspace_id, contact_id)
+    except NotFound:
+        abort(404)
+    form = ContactForm(obj=contact)
+    if form.validate_on_submit():
+        services.update_contact(session, current_user.workspace_id, contact_id, name=form.name.data or "",
+                                title=form.title.data or "", phone=form.phone.data or "")
+        session.commit()
+        flash("Contact saved.", "success")
+        return redirect(url_for("contacts.detail", contact_id=contact_id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("contacts/form.html", form=form, contact=contact), status

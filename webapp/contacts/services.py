@@ -59,3 +59,17 @@ def contact_detail(session: Session, workspace_id: int, contact_id: int) -> Cont
     if contact.salesforce_matches > 1 and contact.email_normalized:
         shared = contacts_for_email(session, workspace_id, contact.email_normalized)
     return ContactDetail(contact=contact, conversations=list(conversations), deals=list(deals), salesforce_matches=shared)
+
+
+def update_contact(session: Session, workspace_id: int, contact_id: int, *, name: str, title: str, phone: str) -> Contact:
+    """An inbox edit; a linked contact's edit goes to Salesforce on the next two-way sync."""
+    from webapp.clock import utcnow
+
+    contact = get_contact(session, workspace_id, contact_id)
+    contact.name = (name or "").strip()[:200]
+    contact.title = (title or "").strip()[:200] or None
+    contact.phone = (phone or "").strip()[:64] or None
+    contact.updated_at = utcnow()
+    session.add(contact)
+    session.flush()
+    return contact

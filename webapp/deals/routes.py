@@ -1,12 +1,13 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from webapp.db import get_session
+from webapp.db import get_engine, get_session
 from webapp.deals import services
 from webapp.deals.forms import DealForm
 from webapp.htmx import is_htmx
 from webapp.scoping import NotFound
 from webapp.listing import parse_page
+from webapp.salesforce.sync import ledger
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 
@@ -38,9 +39,17 @@ def index():
     return render_template(template, page=page, query=query, stage=stage)
 
 
+def _after_change(session) -> None:
+    """With "push immediately", a sync is queued now (the scheduler's poller runs it): never
+    a Salesforce call inside the request."""
+    if services.push_immediately(session, current_user.workspace_id):
+        ledger.request_run(get_engine(), current_user.workspace_id, "manual", user_id=current_user.id)
+
+
 def _save(form: DealForm, deal=None):
     """Shared by create and edit: validate, save, or re-render the form with its errors."""
     session = get_session()
+    form.stage.choices = services.stages(session, current_user.workspace_id, deal.stage if deal else None)
     if form.validate_on_submit():
         try:
             saved = services.save_deal(session, current_user.workspace_id, _input(form), deal)
@@ -49,10 +58,12 @@ def _save(form: DealForm, deal=None):
             getattr(form, exc.field).errors.append(str(exc))
         else:
             session.commit()
+            _after_change(session)
             flash(f"Deal “{saved.name}” saved.", "success")
             return redirect(url_for("deals.index"))
     status = 422 if request.method == "POST" else 200
-    return render_template("deals/form.html", form=form, deal=deal), status
+    link = services.salesforce_link(session, current_user.workspace_id, deal.id) if deal else None
+    return render_template("deals/form.html", form=form, deal=deal, link=link), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -77,3 +88,17 @@ def edit(deal_id: int):
         form.amount.data = "" if deal.amount is None else str(deal.amount)
         form.contact_email.data = services.contact_email_of(session, deal)
     return _save(form, deal)
+
+
+@bp.post("/<int:deal_id>/delete")
+@login_required
+def delete(deal_id: int):
+    session = get_session()
+    try:
+        name = services.delete_deal(session, current_user.workspace_id, deal_id)
+    except NotFound:
+        abort(404)
+    session.commit()
+    _after_change(session)
+    flash(f"Deal “{name}” deleted.", "success")
+    return redirect(url_for("deals.index"))

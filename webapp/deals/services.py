@@ -12,7 +12,7 @@ from webapp.addresses import InvalidAddress, normalize_email
 from webapp.clock import utcnow
 from webapp.scoping import owned
 from webapp.listing import Page, contains_any, paginate
-from webapp.models import DEAL_STAGES, Contact, Deal
+from webapp.models import DEAL_STAGES, Contact, Deal, SfOpportunityStage, SyncLink, SyncSettings
 from webapp.money import MoneyError, check_currency, to_minor
 
 
@@ -34,14 +34,38 @@ class DealInput:
     contact_email: str | None
 
 
+@dataclass
+class SalesforceLink:
+    """How a deal stands with its Salesforce opportunity, for the deal page and list."""
+
+    state: str  # new | pending | linked | unlinked | deleted
+    sf_id: str | None
+    unlinked_at: object = None
+    error: str | None = None
+
+
+def stages(session: Session, workspace_id: int, current: str | None = None) -> list[str]:
+    """The stages a deal may take: the connected org's own (synced), else the defaults."""
+    names = list(session.execute(
+        select(SfOpportunityStage.api_name).where(
+            SfOpportunityStage.workspace_id == workspace_id, SfOpportunityStage.is_active.is_(True),
+            SfOpportunityStage.is_deleted.is_(False))
+        .order_by(SfOpportunityStage.sort_order, SfOpportunityStage.api_name)).scalars()) or list(DEAL_STAGES)
+    if current and current not in names:
+        names.append(current)  # a stage the org renamed: the next sync maps it
+    return names
+
+
 def list_deals(session: Session, workspace_id: int, *, query: str, stage: str, page: int) -> Page:
     stmt = (
-        select(Deal, Contact)
+        select(Deal, Contact, SyncLink.state)
         .outerjoin(Contact, Contact.id == Deal.contact_id)
+        .outerjoin(SyncLink, (SyncLink.workspace_id == Deal.workspace_id) & (SyncLink.kind == "deal")
+                   & (SyncLink.local_id == Deal.id))
         .where(Deal.workspace_id == workspace_id)
         .order_by(Deal.updated_at.desc(), Deal.id.desc())
     )
-    if stage in DEAL_STAGES:
+    if stage and stage in stages(session, workspace_id):
         stmt = stmt.where(Deal.stage == stage)
     if query.strip():
         stmt = stmt.where(contains_any([Deal.name, Contact.name, Contact.email], query))
@@ -80,7 +104,7 @@ def save_deal(session: Session, workspace_id: int, data: DealInput, deal: Deal |
     name = (data.name or "").strip()
     if not name:
         raise DealError("name", "A deal needs a name.")
-    if data.stage not in DEAL_STAGES:
+    if data.stage not in stages(session, workspace_id, deal.stage if deal else None):
         raise DealError("stage", "Choose one of the listed stages.")
     try:
         currency = check_currency(data.currency)
@@ -109,3 +133,43 @@ def pipeline_totals(session: Session, workspace_id: int) -> dict[str, int]:
         select(Deal.stage, func.count()).where(Deal.workspace_id == workspace_id).group_by(Deal.stage)
     ).all()
     return {stage: n for stage, n in rows}
+
+
+def salesforce_link(session: Session, workspace_id: int, deal_id: int) -> SalesforceLink | None:
+    from webapp.models import SyncRecordError
+
+    link = session.execute(select(SyncLink).where(
+        SyncLink.workspace_id == workspace_id, SyncLink.kind == "deal", SyncLink.local_id == deal_id)).scalar_one_or_none()
+    if link is None:
+        return None
+    error = session.execute(select(SyncRecordError.message).where(
+        SyncRecordError.workspace_id == workspace_id, SyncRecordError.sobject == "Deal",
+        SyncRecordError.sf_id == str(deal_id))).scalar()
+    return SalesforceLink(link.state, link.sf_id, link.unlinked_at, error)
+
+
+def delete_deal(session: Session, workspace_id: int, deal_id: int) -> str:
+    """Delete a deal. Its opportunity is deleted on the next sync only when the admin turned
+    that on; otherwise it stays in Salesforce, unlinked. Returns the deal's name."""
+    deal = get_deal(session, workspace_id, deal_id)
+    name = deal.name
+    delete_remote = session.execute(select(SyncSettings.delete_in_salesforce).where(
+        SyncSettings.workspace_id == workspace_id)).scalar()
+    link = session.execute(select(SyncLink).where(
+        SyncLink.workspace_id == workspace_id, SyncLink.kind == "deal", SyncLink.local_id == deal.id)).scalar_one_or_none()
+    if link is not None:
+        if delete_remote and link.state in ("linked", "pending"):
+            # Kept until the opportunity is deleted (or, pending, until its create is settled).
+            link.state, link.name, link.updated_at = "deleted", name[:255], utcnow()
+            session.add(link)
+        else:
+            session.delete(link)
+    session.delete(deal)
+    session.flush()
+    return name
+
+
+def push_immediately(session: Session, workspace_id: int) -> bool:
+    row = session.execute(select(SyncSettings.two_way, SyncSettings.push_immediately).where(
+        SyncSettings.workspace_id == workspace_id)).first()
+    return bool(row and row[0] and row[1])

@@ -170,6 +170,7 @@ class Store:
                 if record.get("IsDeleted"):
                     self.deleted_at[record["Id"]] = record["SystemModstamp"]
         self.stages = {r["ApiName"]: r for r in self.tables["OpportunityStage"].records}
+        self.validation_rules: list = []  # customize.ValidationRule, checked on every save
         for record in self.tables["Account"].records:
             record["BillingAddress"] = billing_address(record)
 
@@ -203,6 +204,7 @@ class Store:
             record["CurrencyIsoCode"] = org.CORPORATE_CURRENCY
         record.update(values)
         self._derive(sobject.name, record, values, creating=True)
+        self._validate(sobject.name, record)
         table.insert(record)
         if sobject.name == "Opportunity":
             self._append_history(record, now)
@@ -220,11 +222,12 @@ class Store:
             raise ApiError(400, "REQUIRED_FIELD_MISSING",
                            f"Required fields are missing: [{', '.join(cleared)}]", cleared)
         self._check_unique(table, values, record["Id"])
+        merged = dict(record, **values)
+        self._derive(sobject.name, merged, values, creating=False)
+        self._validate(sobject.name, merged)
         if dry_run:
             return record
         now = now_utc()
-        merged = dict(record, **values)
-        self._derive(sobject.name, merged, values, creating=False)
         changes = {k: v for k, v in merged.items() if record.get(k) != v}
         changes.update(LastModifiedDate=now, LastModifiedById=self.user_id, SystemModstamp=now)
         history_changed = any(k in changes for k in _HISTORY_FIELDS)
@@ -253,6 +256,11 @@ class Store:
         table.change(record, {"IsDeleted": True, "LastModifiedDate": now,
                               "LastModifiedById": self.user_id, "SystemModstamp": now})
         self.deleted_at[record["Id"]] = now
+
+    def _validate(self, sobject: str, record: dict) -> None:
+        for rule in self.validation_rules:
+            if rule.sobject == sobject and rule.fails(record):
+                raise ApiError(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message, list(rule.fields))
 
     def _check_unique(self, table: Table, values: dict, own_id: str | None) -> None:
         for f in table.sobject.fields:

@@ -41,6 +41,14 @@ class SyncSettings(SQLModel, table=True):
     budget_percent: int = Field(default=80)
     # {"Account": ["AnnualRevenue", …], …}: fields beyond the typed columns, kept in ``extra``.
     extra_fields: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Two-way: push deals (and inbox edits of linked contacts) to Salesforce.
+    two_way: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    # An External ID field on Opportunity to upsert by; None: the crash-safe outbox.
+    external_id_field: str | None = Field(default=None, max_length=80)
+    push_immediately: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    delete_in_salesforce: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    # {"deal.amount": "salesforce", …}: the admin's ownership rules; missing keys use the defaults.
+    field_rules: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default=text("'{}'")))
     updated_at: datetime = Field(default_factory=utcnow)
 
 

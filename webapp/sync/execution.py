@@ -20,7 +20,9 @@ from webapp.models import SalesforceConnection, SyncRun
 from webapp.salesforce.errors import ReconnectNeeded
 from webapp.salesforce.sync import ledger
 from webapp.salesforce.sync.objects import Context
+from webapp.salesforce.sync.ownership import rules_for
 from webapp.salesforce.sync.pages import Budget
+from webapp.salesforce.sync.push import PushOptions
 from webapp.salesforce.sync.runner import Outcome, RunOptions, SyncRunner
 from webapp.sync.settings import load_settings
 
@@ -32,7 +34,7 @@ USAGE_FRESH_SECONDS = 900
 
 def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, *,
             on_page: Callable[[dict], None] | None = None, client_options: dict | None = None,
-            batch_size: int | None = None) -> Outcome:
+            batch_size: int | None = None, pending_grace=None) -> Outcome:
     """Run a run this process has claimed, and record how it ended."""
     with engine.connect() as conn:
         run = conn.execute(select(SyncRun.__table__).where(SyncRun.__table__.c.id == run_id)).one()
@@ -59,6 +61,13 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
         retry=run.trigger == "retry",
         retry_error_id=run.retry_error_id,
         batch_size=batch_size,
+        two_way=PushOptions(
+            multi_currency=bool(conn_row.multi_currency), org_currency=conn_row.org_currency or "USD",
+            external_id_field=settings.external_id_field, delete_in_salesforce=settings.delete_in_salesforce,
+            **({"pending_grace": pending_grace} if pending_grace is not None else {}),
+        ) if settings.two_way else None,
+        rules=rules_for(settings.field_rules),
+        sf_user_id=conn_row.sf_user_id,
     )
 
     def invalidate(emails: set[str]) -> None:
@@ -73,7 +82,7 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
     if client.usage is not None:
         client.token_store.record_usage(client.usage, now=True)  # the final figure, not in 5 s
     changed = any(
-        c.get(k, 0) for c in runner.counts.values() for k in ("created", "updated", "deleted")
+        c.get(k, 0) for c in runner.counts.values() if c.get("mode") != "push" for k in ("created", "updated", "deleted")
     )
     if changed:
         # Analytics group by account, stage and owner: their facts follow the mirror.

@@ -10,8 +10,9 @@ from webapp.auth.guards import admin_required
 from webapp.db import get_engine, get_session
 from webapp.htmx import is_htmx
 from webapp.sync import fields as extra_fields
-from webapp.sync import services
+from webapp.sync import services, twoway
 from webapp.sync.settings import ScheduleInput, SyncSettingsError, save_schedule
+from webapp.sync.twoway import TwoWayInput
 
 bp = Blueprint("sync", __name__, url_prefix="/settings/integrations/salesforce/sync")
 BACK = "settings.salesforce"
@@ -113,3 +114,28 @@ def retry(error_id: int | None = None):
     else:
         flash("Retry queued." if error_id is None else "Retry of that record queued.", "success")
     return redirect(url_for(BACK) + "#sync-status")
+
+
+@bp.post("/two-way")
+@admin_required
+def two_way():
+    session = get_session()
+    form = request.form
+    data = TwoWayInput(
+        enabled=form.get("two_way") == "on", external_id_field=form.get("external_id_field", "")[:80],
+        push_immediately=form.get("push_immediately") == "on", delete_in_salesforce=form.get("delete_in_salesforce") == "on",
+        rules={key[len("rule:"):]: value for key, value in form.items() if key.startswith("rule:")},
+    )
+
+    def check(name):
+        return twoway.external_id_fields(get_engine(), current_app.extensions["vault"], current_app.extensions["cache"],
+                                         current_user.workspace_id)
+    try:
+        twoway.save(session, current_user.workspace_id, data, check_external_id=check)
+    except SyncSettingsError as exc:
+        session.rollback()
+        flash(f"Two-way settings not saved: {exc}", "error")
+    else:
+        session.commit()
+        flash("Two-way settings saved." + (" Deals go to Salesforce on the next sync." if data.enabled else ""), "success")
+    return redirect(url_for(BACK) + "#sync-two-way")

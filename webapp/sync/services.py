@@ -13,12 +13,15 @@ from webapp.clock import utcnow
 from webapp.models import ACTIVE_STATUSES, SyncRecordError, SyncRun
 from webapp.salesforce.sync import ledger
 from webapp.salesforce.sync.objects import OBJECTS
+from webapp.salesforce.sync.push import ERROR_OBJECT
+from webapp.sync import twoway
 from webapp.sync.settings import EffectiveSettings, load_settings, next_daily
 
 TRIGGER_LABELS = {"daily": "Scheduled", "interval": "Scheduled", "manual": "Sync Now", "cli": "Command line", "retry": "Retry"}
 OBJECT_LABELS = {"OpportunityStage": "Stages", "Account": "Accounts", "Contact": "Contacts",
-                 "Opportunity": "Opportunities", "OpportunityHistory": "Stage history", "Inbox contacts": "Inbox contacts"}
-ORDER = [s.name for s in OBJECTS] + ["Inbox contacts"]
+                 "Opportunity": "Opportunities", "OpportunityHistory": "Stage history", "Inbox contacts": "Inbox contacts",
+                 "Deals": "Deals → opportunities", "Contacts (inbox edits)": "Contact edits → Salesforce"}
+ORDER = [s.name for s in OBJECTS] + ["Inbox contacts", "Deals", "Contacts (inbox edits)"]
 RECENT = 10
 ERRORS_SHOWN = 50
 
@@ -38,6 +41,7 @@ class CountRow:
     deleted: int
     failed: int
     note: str | None = None
+    push: dict | None = None  # a two-way row: created, updated, deleted, failed, conflicts, from_salesforce, unlinked
 
 
 @dataclass
@@ -76,7 +80,16 @@ class RunView:
     @property
     def totals(self) -> dict:
         keys = ("fetched", "created", "updated", "deleted", "failed")
-        return {k: sum(getattr(r, k) for r in self.rows if r.label != "Inbox contacts") for k in keys}
+        return {k: sum(getattr(r, k) for r in self.rows if r.label != "Inbox contacts" and r.push is None) for k in keys}
+
+    @property
+    def push_totals(self) -> dict:
+        """What went to Salesforce: records pushed, conflicts settled, pushes that failed."""
+        rows = [r.push for r in self.rows if r.push is not None]
+        pushed = sum(p.get("created", 0) + p.get("updated", 0) + p.get("deleted", 0) for p in rows)
+        return {"pushed": pushed, "conflicts": sum(p.get("conflicts", 0) for p in rows),
+                "failed": sum(p.get("failed", 0) for p in rows),
+                "from_salesforce": sum(p.get("from_salesforce", 0) for p in rows)}
 
     @property
     def status_label(self) -> str:
@@ -96,6 +109,10 @@ class ErrorView:
     attempts: int
     updated_at: datetime
 
+    @property
+    def push(self) -> bool:
+        return self.sobject in ERROR_OBJECT.values()
+
 
 @dataclass
 class SyncPage:
@@ -105,6 +122,7 @@ class SyncPage:
     recent: list[RunView]
     errors: list[ErrorView]
     error_count: int
+    two_way: object = None  # webapp.sync.twoway.TwoWayView
 
 
 def _run_view(row) -> RunView:
@@ -113,7 +131,8 @@ def _run_view(row) -> RunView:
     for name in sorted(counts, key=lambda n: ORDER.index(n) if n in ORDER else 99):
         c = counts[name]
         rows.append(CountRow(OBJECT_LABELS.get(name, name), c.get("mode"), c.get("total"), c.get("fetched", 0),
-                             c.get("created", 0), c.get("updated", 0), c.get("deleted", 0), c.get("failed", 0), c.get("note")))
+                             c.get("created", 0), c.get("updated", 0), c.get("deleted", 0), c.get("failed", 0), c.get("note"),
+                             push=dict(c) if c.get("mode") == "push" else None))
     return RunView(row.id, row.trigger, row.status, row.reason, row.queued_at, row.started_at, row.finished_at,
                    row.current_object, row.api_calls, row.org_used, row.org_limit, rows)
 
@@ -146,7 +165,7 @@ def page(session: Session, workspace_id: int) -> SyncPage:
     return SyncPage(
         settings=settings, next_run_at=next_run, latest=views[0] if views else None, recent=views,
         errors=[ErrorView(e.id, e.sobject, e.sf_id, e.message, e.attempts, e.updated_at) for e in errors],
-        error_count=count,
+        error_count=count, two_way=twoway.view(session, workspace_id),
     )
 
 

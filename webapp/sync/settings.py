@@ -36,6 +36,11 @@ class EffectiveSettings:
     interval_hours: int = 4
     budget_percent: int = 80
     extra_fields: dict = field(default_factory=dict)
+    two_way: bool = False
+    external_id_field: str | None = None
+    push_immediately: bool = False
+    delete_in_salesforce: bool = False
+    field_rules: dict = field(default_factory=dict)
 
     @property
     def daily(self) -> time:
@@ -63,6 +68,8 @@ def load_settings(session: Session, workspace_id: int) -> EffectiveSettings:
         frequency=row.frequency, daily_time=row.daily_time, timezone=row.timezone or workspace_tz,
         timezone_is_workspace=row.timezone is None, interval_hours=row.interval_hours,
         budget_percent=row.budget_percent, extra_fields=dict(row.extra_fields or {}),
+        two_way=bool(row.two_way), external_id_field=row.external_id_field, push_immediately=bool(row.push_immediately),
+        delete_in_salesforce=bool(row.delete_in_salesforce), field_rules=dict(row.field_rules or {}),
     )
 
 

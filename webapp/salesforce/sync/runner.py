@@ -26,9 +26,11 @@ from webapp.models import SyncCursor, SyncRecordError
 from webapp.salesforce import soql
 from webapp.salesforce.client import SalesforceClient
 from webapp.salesforce.errors import BadQuery, RateLimited, ReconnectNeeded, SalesforceError, Unavailable
-from webapp.salesforce.sync import ledger
-from webapp.salesforce.sync.objects import BY_NAME, OBJECTS, Context, ObjectSpec, clean_extra_fields
+from webapp.salesforce.sync import ledger, outbox
+from webapp.salesforce.sync.objects import BY_NAME, CONTACT, HISTORY, OBJECTS, OPPORTUNITY, Context, ObjectSpec, clean_extra_fields
 from webapp.salesforce.sync.pages import Budget, BudgetSpent, Prefetch
+from webapp.salesforce.sync.push import ERROR_OBJECT, Pusher, PushOptions
+from webapp.salesforce.sync.reconcile import Plan, Reconciler
 from webapp.salesforce.sync.writer import PageWriter
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,9 @@ class RunOptions:
     batch_size: int | None = None
     retry_error_id: int | None = None
     retry: bool = False
+    two_way: PushOptions | None = None  # None: pull only
+    rules: dict = field(default_factory=dict)  # field key -> ownership rule
+    sf_user_id: str | None = None  # the connected user: the outbox finds what it created
 
 
 class SyncRunner:
@@ -86,6 +91,8 @@ class SyncRunner:
             else:
                 for spec in OBJECTS:
                     self._sync_object(spec)
+                if self.options.two_way is not None:
+                    self._two_way()
         except BudgetSpent as exc:
             return Outcome("paused", str(exc))
         except RateLimited:
@@ -100,7 +107,7 @@ class SyncRunner:
             ledger.finish(self.engine, self.run_id, "failed", f"Internal error: {exc.__class__.__name__}: {exc}",
                           counts=self.counts, api_calls=self.client.calls, usage=self.client.usage)
             raise
-        failed = sum(c.get("failed", 0) for c in self.counts.values())
+        failed = sum(c.get("failed", 0) for c in self.counts.values() if isinstance(c, dict))
         return Outcome("succeeded", f"{failed} record(s) could not be synced; see the errors below." if failed else None)
 
     def publish(self, conn, current: str | None) -> None:
@@ -122,7 +129,7 @@ class SyncRunner:
                 ).first()
         return row
 
-    def _sync_object(self, spec: ObjectSpec) -> None:
+    def _sync_object(self, spec: ObjectSpec, counts: dict | None = None) -> None:
         cursor = self._cursor(spec)
         now = self.clock()
         pass_id = cursor.pass_id
@@ -147,7 +154,8 @@ class SyncRunner:
                 # older stamp, so read again from a lookback before that query (dedup by Id).
                 start = queried - self.options.lookback
         self.writer.stamps[cursor.id] = None if start is None and pass_id is not None and cursor.pass_id is None else cursor.stamp
-        counts = self.counts.setdefault(spec.name, _blank("full" if pass_id else "incremental"))
+        if counts is None:
+            counts = self.counts.setdefault(spec.name, _blank("full" if pass_id else "incremental"))
         extra = clean_extra_fields(spec, self.options.extra_fields.get(spec.name, ())) if spec.extra_allowed else ()
         where = f" WHERE SystemModstamp {'>' if strictly_after else '>='} {soql.datetime_literal(start)}" if start else ""
         try:
@@ -185,6 +193,38 @@ class SyncRunner:
         finally:
             self.waited += pages.waited
 
+    # -- two-way: after the pull ------------------------------------------------------------
+
+    def _two_way(self, retry_ids: dict[str, set[int]] | None = None) -> None:
+        """Settle the outbox, reconcile, push. What was pushed is read back at once (its
+        echo lands in the mirror now and equals what we sent), so the next run finds nothing."""
+        push = self.options.two_way
+        counts = {"deal": self.counts.setdefault("Deals", _push_blank()),
+                  "contact": self.counts.setdefault("Contacts (inbox edits)", _push_blank())}
+        outbox.resolve(self.engine, self.client, self.workspace_id, self.options.budget, user_id=self.options.sf_user_id,
+                       grace=push.pending_grace, counts=counts["deal"], now=self.clock())
+        plan = Plan()
+        with self.engine.begin() as conn:
+            reconciler = Reconciler(conn, self.workspace_id, self.run_id, self.options.rules, counts, retry_ids=retry_ids)
+            plan.stages = reconciler.stages
+            items = reconciler.deals() + reconciler.contacts()
+            self.publish(conn, "Deals")
+        if items:
+            self.options.budget.check(self.client)
+        pusher = Pusher(self.engine, self.client, self.workspace_id, self.run_id, push, counts, plan,
+                        lambda conn: self.publish(conn, "Deals"))
+        pushed = pusher.push(items)
+        pusher.delete_deleted()
+        if pushed:
+            echo: dict = _blank("echo")
+            for spec in (OPPORTUNITY, HISTORY) + ((CONTACT,) if any(i.kind == "contact" for i in items) else ()):
+                self._sync_object(spec, counts=echo)
+            with self.engine.begin() as conn:
+                reconciler = Reconciler(conn, self.workspace_id, self.run_id, self.options.rules, counts)
+                reconciler.deals()
+                reconciler.contacts()  # anything new from here goes out on the next run
+                self.publish(conn, None)
+
     # -- retrying failed records ------------------------------------------------------------
 
     def _retry(self) -> None:
@@ -194,9 +234,15 @@ class SyncRunner:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         by_object: dict[str, list[str]] = {}
+        pushes: dict[str, set[int]] = {}
+        kinds = {v: k for k, v in ERROR_OBJECT.items()}
         for sobject, sf_id in rows:
             if sobject in BY_NAME:
                 by_object.setdefault(sobject, []).append(sf_id)
+            elif sobject in kinds and sf_id.isdigit():
+                pushes.setdefault(kinds[sobject], set()).add(int(sf_id))
+        if pushes and self.options.two_way is not None:
+            self._two_way(retry_ids=pushes)
         for spec in OBJECTS:
             ids = by_object.get(spec.name)
             if not ids:
@@ -222,6 +268,11 @@ class SyncRunner:
                         counts["deleted"] += self.writer.mark_gone(conn, spec, gone)
                         self.publish(conn, spec.name)
                     self.writer.flush_invalidations(self.invalidate)
+
+
+def _push_blank() -> dict:
+    return {"mode": "push", "created": 0, "updated": 0, "deleted": 0, "failed": 0, "conflicts": 0,
+            "from_salesforce": 0, "unlinked": 0}
 
 
 def _blank(mode: str) -> dict:
