@@ -6,7 +6,8 @@ opportunities) from the emulator, at 0 ms and 200 ms added latency per call.
 
 Prints API calls (and the pages they needed), records, wall time, the time spent waiting on the
 emulator, local records per second (records / (wall − waiting)), and peak memory added by
-the sync (resident set size sampled every 20 ms, above the level before it started).
+the sync (resident set size sampled every 20 ms, above the level before it started), and
+the CPU time this process used.
 
 The emulator runs in a child process by default, so its CPU time (serialising pages) is not
 counted as ours: in this process it would hold the GIL while the sync works and inflate the
@@ -146,14 +147,16 @@ def one_sync(app, trigger: str) -> dict:
     cache = app.extensions["cache"]
     runner = SyncRunner(engine, client, 1, requested.run_id, options,
                         invalidate=lambda emails: card_cache.invalidate(cache, 1, emails))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with PeakMemory() as memory:
         outcome = runner.run()
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     records = sum(c.get("fetched", 0) for name, c in runner.counts.items() if name != "Inbox contacts")
     pages = sum(max(1, math.ceil((c.get("total") or 0) / 2000)) for name, c in runner.counts.items() if name != "Inbox contacts")
     return {"status": outcome.status, "reason": outcome.reason, "calls": client.calls, "pages": pages, "records": records,
-            "wall": wall, "waited": runner.waited, "peak_mb": memory.peak - memory.base,
+            "wall": wall, "cpu": cpu, "waited": runner.waited,
+            "changed": {k: sum(c.get(k, 0) for n, c in runner.counts.items() if n != "Inbox contacts")
+                        for k in ("created", "updated", "deleted")}, "peak_mb": memory.peak - memory.base,
             "inbox": runner.counts.get("Inbox contacts", {})}
 
 
@@ -162,8 +165,11 @@ def report(label: str, r: dict) -> None:
     print(f"{label}: {r['status']}{' (' + r['reason'] + ')' if r['reason'] else ''}")
     print(f"  API calls {r['calls']} for {r['pages']} pages needed; {r['records']:,} records; "
           f"inbox contacts {r['inbox'].get('created', 0):,} created / {r['inbox'].get('updated', 0):,} updated")
+    print("  mirror rows " + ", ".join(f"{v:,} {k}" for k, v in r["changed"].items()))
     print(f"  wall {r['wall']:.2f} s, waiting on the emulator {r['waited']:.2f} s, local {local:.2f} s "
           f"= {r['records'] / local:,.0f} records/s; peak memory +{r['peak_mb']:.0f} MB")
+    # CPU time of this process (sync and prefetch threads): steadier than wall time on a busy machine.
+    print(f"  CPU {r['cpu']:.2f} s")
 
 
 def main() -> None:

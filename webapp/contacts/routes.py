@@ -3,10 +3,11 @@ from flask_login import current_user, login_required
 
 from webapp.contacts import services
 from webapp.contacts.forms import ContactForm
-from webapp.db import get_session
+from webapp.db import get_engine, get_session
 from webapp.htmx import is_htmx
 from webapp.scoping import NotFound
 from webapp.listing import parse_page
+from webapp.sync import services as sync_services
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
@@ -45,6 +46,8 @@ def edit(contact_id: int):
         services.update_contact(session, current_user.workspace_id, contact_id, name=form.name.data or "",
                                 title=form.title.data or "", phone=form.phone.data or "")
         session.commit()
+        if contact.salesforce_id:  # an edit of a linked contact goes out at once when the admin chose so
+            sync_services.push_soon(session, get_engine(), current_user.workspace_id, current_user.id)
         flash("Contact saved.", "success")
         return redirect(url_for("contacts.detail", contact_id=contact_id))
     status = 422 if request.method == "POST" else 200

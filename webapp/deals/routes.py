@@ -7,7 +7,7 @@ from webapp.deals.forms import DealForm
 from webapp.htmx import is_htmx
 from webapp.scoping import NotFound
 from webapp.listing import parse_page
-from webapp.salesforce.sync import ledger
+from webapp.sync import services as sync_services
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 
@@ -42,8 +42,7 @@ def index():
 def _after_change(session) -> None:
     """With "push immediately", a sync is queued now (the scheduler's poller runs it): never
     a Salesforce call inside the request."""
-    if services.push_immediately(session, current_user.workspace_id):
-        ledger.request_run(get_engine(), current_user.workspace_id, "manual", user_id=current_user.id)
+    sync_services.push_soon(session, get_engine(), current_user.workspace_id, current_user.id)
 
 
 def _save(form: DealForm, deal=None):

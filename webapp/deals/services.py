@@ -12,7 +12,8 @@ from webapp.addresses import InvalidAddress, normalize_email
 from webapp.clock import utcnow
 from webapp.scoping import owned
 from webapp.listing import Page, contains_any, paginate
-from webapp.models import DEAL_STAGES, Contact, Deal, SfOpportunityStage, SyncLink, SyncSettings
+from webapp.integrations.salesforce_card import record_url
+from webapp.models import DEAL_STAGES, Contact, Deal, SalesforceConnection, SfOpportunityStage, SyncLink, SyncSettings
 from webapp.money import MoneyError, check_currency, to_minor
 
 
@@ -42,6 +43,7 @@ class SalesforceLink:
     sf_id: str | None
     unlinked_at: object = None
     error: str | None = None
+    url: str | None = None  # the opportunity in Salesforce, while linked
 
 
 def stages(session: Session, workspace_id: int, current: str | None = None) -> list[str]:
@@ -145,7 +147,12 @@ def salesforce_link(session: Session, workspace_id: int, deal_id: int) -> Salesf
     error = session.execute(select(SyncRecordError.message).where(
         SyncRecordError.workspace_id == workspace_id, SyncRecordError.sobject == "Deal",
         SyncRecordError.sf_id == str(deal_id))).scalar()
-    return SalesforceLink(link.state, link.sf_id, link.unlinked_at, error)
+    url = None
+    if link.state == "linked" and link.sf_id:
+        instance = session.execute(select(SalesforceConnection.instance_url).where(
+            SalesforceConnection.workspace_id == workspace_id)).scalar()
+        url = record_url(instance, link.sf_id, "Opportunity")
+    return SalesforceLink(link.state, link.sf_id, link.unlinked_at, error, url)
 
 
 def delete_deal(session: Session, workspace_id: int, deal_id: int) -> str:
@@ -168,8 +175,3 @@ def delete_deal(session: Session, workspace_id: int, deal_id: int) -> str:
     session.flush()
     return name
 
-
-def push_immediately(session: Session, workspace_id: int) -> bool:
-    row = session.execute(select(SyncSettings.two_way, SyncSettings.push_immediately).where(
-        SyncSettings.workspace_id == workspace_id)).first()
-    return bool(row and row[0] and row[1])

@@ -114,14 +114,14 @@ def money(amount, currency: str | None) -> str:
     return format_currency(Decimal(str(amount)), currency, locale="en_US")
 
 
-def record_url(instance_url: str | None, record_id: str) -> str | None:
+def record_url(instance_url: str | None, record_id: str, sobject: str = "Contact") -> str | None:
     """A link into Salesforce, only ever on the saved instance over http(s)."""
     if not instance_url:
         return None
     parts = urlsplit(instance_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    return f"{parts.scheme}://{parts.netloc}/lightning/r/Contact/{quote(record_id, safe='')}/view"
+    return f"{parts.scheme}://{parts.netloc}/lightning/r/{sobject}/{quote(record_id, safe='')}/view"
 
 
 def contact_query(email: str) -> str:

@@ -112,19 +112,28 @@ def salesforce():
             else:
                 flash("Salesforce setup saved. Click Connect to approve access in Salesforce.", "success")
             return redirect(url_for("settings.salesforce"))
+    return salesforce_page(form=form, errors=errors)
+
+
+def salesforce_page(*, form=None, errors: dict[str, str] | None = None, two_way=None):
+    """The Salesforce settings page; 422 when a form on it was refused. ``two_way`` replaces
+    the two-way panel's view (after a refused two-way submission)."""
+    session = get_session()
     view = connection.get_view(session, current_user.workspace_id)
     sync = sync_services.page(session, current_user.workspace_id) if view is not None else None
+    if sync is not None and two_way is not None:
+        sync.two_way = two_way
     return (
         render_template(
             "settings/salesforce.html",
             view=view,
             form=form,
-            errors=errors,
+            errors=errors or {},
             callback_url=callback_url(),
             sync=sync,
             timezones=services.timezones(),
         ),
-        422 if errors else 200,
+        422 if errors or (two_way is not None and two_way.error) else 200,
     )
 
 

@@ -9,6 +9,7 @@ from flask_login import current_user
 from webapp.auth.guards import admin_required
 from webapp.db import get_engine, get_session
 from webapp.htmx import is_htmx
+from webapp.settings.routes import salesforce_page
 from webapp.sync import fields as extra_fields
 from webapp.sync import services, twoway
 from webapp.sync.settings import ScheduleInput, SyncSettingsError, save_schedule
@@ -116,6 +117,12 @@ def retry(error_id: int | None = None):
     return redirect(url_for(BACK) + "#sync-status")
 
 
+@bp.get("/two-way")
+@admin_required
+def two_way_page():
+    return redirect(url_for(BACK) + "#sync-two-way")
+
+
 @bp.post("/two-way")
 @admin_required
 def two_way():
@@ -134,8 +141,7 @@ def two_way():
         twoway.save(session, current_user.workspace_id, data, check_external_id=check)
     except SyncSettingsError as exc:
         session.rollback()
-        flash(f"Two-way settings not saved: {exc}", "error")
-    else:
-        session.commit()
-        flash("Two-way settings saved." + (" Deals go to Salesforce on the next sync." if data.enabled else ""), "success")
+        return salesforce_page(two_way=twoway.view(session, current_user.workspace_id, submitted=data, error=exc))
+    session.commit()
+    flash("Two-way settings saved." + (" Deals go to Salesforce on the next sync." if data.enabled else ""), "success")
     return redirect(url_for(BACK) + "#sync-two-way")

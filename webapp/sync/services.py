@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from webapp.clock import utcnow
-from webapp.models import ACTIVE_STATUSES, SyncRecordError, SyncRun
+from webapp.models import ACTIVE_STATUSES, SyncRecordError, SyncRun, SyncSettings
 from webapp.salesforce.sync import ledger
 from webapp.salesforce.sync.objects import OBJECTS
 from webapp.salesforce.sync.push import ERROR_OBJECT
@@ -181,3 +181,13 @@ def retry(session: Session, engine: Engine, workspace_id: int, user_id: int, err
         if found is None:
             raise NotFound("That error is gone: a later sync may have taken the record in.")
     return ledger.request_run(engine, workspace_id, "retry", user_id=user_id, retry_error_id=error_id)
+
+
+def push_soon(session: Session, engine: Engine, workspace_id: int, user_id: int) -> ledger.Requested | None:
+    """After an inbox edit: with two-way sync and "push immediately" on, queue a run (or join
+    the one under way) for the scheduler to pick up. Never calls Salesforce itself."""
+    row = session.execute(select(SyncSettings.two_way, SyncSettings.push_immediately).where(
+        SyncSettings.workspace_id == workspace_id)).first()
+    if not (row and row[0] and row[1]):
+        return None
+    return ledger.request_run(engine, workspace_id, "manual", user_id=user_id)

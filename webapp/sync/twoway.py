@@ -14,7 +14,7 @@ from webapp.clock import utcnow
 from webapp.integrations.salesforce_connection import NotConnected, client_for
 from webapp.models import SyncConflict, SyncLink, SyncSettings
 from webapp.salesforce.errors import SalesforceError
-from webapp.salesforce.sync.ownership import FIELDS, RULE_LABELS, rules_for
+from webapp.salesforce.sync.ownership import BY_KEY, FIELDS, RULE_LABELS, rules_for
 from webapp.sync.fields import QUICK
 from webapp.sync.settings import SyncSettingsError, load_settings
 
@@ -56,10 +56,19 @@ class TwoWayView:
     conflicts: list[ConflictRow]
     conflict_count: int
     linked: dict[str, int]  # link state -> deals
+    error: str | None = None  # why the admin's last submission was refused
+    error_field: str | None = None  # "rules" or "external_id_field"
 
 
-def view(session: Session, workspace_id: int) -> TwoWayView:
+def view(session: Session, workspace_id: int, *, submitted: TwoWayInput | None = None,
+         error: SyncSettingsError | None = None) -> TwoWayView:
+    """What the panel shows; after a refused submission, the admin's choices and the reason,
+    so nothing typed is lost."""
     settings = load_settings(session, workspace_id)
+    if submitted is not None:
+        settings.two_way, settings.external_id_field = submitted.enabled, submitted.external_id_field.strip() or None
+        settings.push_immediately, settings.delete_in_salesforce = submitted.push_immediately, submitted.delete_in_salesforce
+        settings.field_rules = {**settings.field_rules, **submitted.rules}
     rules = rules_for(settings.field_rules)
     rows = [RuleRow(f.key, f.label, f.salesforce, rules[f.key], f.default, [(c, RULE_LABELS[c]) for c in f.choices])
             for f in FIELDS]
@@ -76,7 +85,7 @@ def view(session: Session, workspace_id: int) -> TwoWayView:
         settings.two_way, settings.external_id_field, settings.push_immediately, settings.delete_in_salesforce, rows,
         [ConflictRow(c.id, c.kind, c.local_id, c.record_name, labels.get(c.field, c.field), c.inbox_value,
                      c.salesforce_value, RULE_LABELS.get(c.rule, c.rule), c.winner, c.created_at) for c in conflicts],
-        count, linked,
+        count, linked, str(error) if error else None, error.field if error else None,
     )
 
 
@@ -104,9 +113,12 @@ def save(session: Session, workspace_id: int, data: TwoWayInput, *, check_extern
     """``check_external_id(name)`` returns the org's External ID fields (asked only when the
     field changes)."""
     for key, rule in data.rules.items():
-        field = next((f for f in FIELDS if f.key == key), None)
-        if field is None or rule not in field.choices:
-            raise SyncSettingsError("rules", "Choose one of the listed rules for every field.")
+        field = BY_KEY.get(key)
+        if field is None:
+            raise SyncSettingsError("rules", f"“{key[:80]}” is not a synced field; choose rules in the table only.")
+        if rule not in field.choices:
+            listed = ", ".join(RULE_LABELS[c] for c in field.choices)
+            raise SyncSettingsError("rules", f"{field.label}: “{rule[:40]}” is not a rule; choose one of {listed}.")
     name = (data.external_id_field or "").strip() or None
     row = session.execute(select(SyncSettings).where(SyncSettings.workspace_id == workspace_id)).scalar_one_or_none()
     row = row or SyncSettings(workspace_id=workspace_id, extra_fields={})
@@ -117,7 +129,7 @@ def save(session: Session, workspace_id: int, data: TwoWayInput, *, check_extern
         if name not in allowed:
             listed = ", ".join(sorted(allowed)) or "none"
             raise SyncSettingsError("external_id_field", f"{name} is not an External ID text field on Opportunity "
-                                                         f"(the org has: {listed}).")
+                                                         f"that the integration user can edit (the org has: {listed}).")
     row.two_way, row.external_id_field = data.enabled, name
     row.push_immediately, row.delete_in_salesforce = data.push_immediately, data.delete_in_salesforce
     row.field_rules = {k: v for k, v in data.rules.items()}

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.engine import Connection
@@ -54,11 +55,12 @@ def emails_of_accounts(conn: Connection, workspace_id: int, account_ids: list[st
     return found
 
 
-def _matches(conn: Connection, workspace_id: int, emails: list[str]) -> dict[str, list]:
+def _matches(conn: Connection, workspace_id: int, emails: list[str], known: dict[str, list[tuple]] | None = None) -> dict[str, list]:
     """The live Salesforce contacts of each address, with their account's name as company.
 
     Two index lookups joined here rather than one SQL join: on tables filled moments ago the
-    planner has no statistics yet and chose whole-table joins on PostgreSQL.
+    planner has no statistics yet and chose whole-table joins on PostgreSQL. ``known``: the
+    addresses whose live contacts the caller already has (as contacts-query rows), not asked for.
     """
     contacts = select(
         SF_CONTACT.c.sf_id, SF_CONTACT.c.email, SF_CONTACT.c.email_normalized, SF_CONTACT.c.name,
@@ -73,22 +75,25 @@ def _matches(conn: Connection, workspace_id: int, emails: list[str]) -> dict[str
         SF_ACCOUNT.c.is_deleted.is_(False),
         in_list(conn, SF_ACCOUNT.c.sf_id, "ids"),
     )
-    by_email: dict[str, list] = defaultdict(list)
-    for chunk in _chunks(emails):
-        rows = conn.execute(contacts, {"emails": chunk}).all()
-        account_ids = sorted({r.account_id for r in rows if r.account_id})
-        names: dict[str, str] = {}
-        for ids in _chunks(account_ids):
-            names.update((sf_id, name) for sf_id, name in conn.execute(accounts, {"ids": ids}))
-        for r in rows:
-            by_email[r.email_normalized].append(
-                MatchedContact(r.sf_id, r.email, r.email_normalized, r.name, r.phone, r.title, names.get(r.account_id))
-            )
+    known = known or {}
+    found: dict[str, list[tuple]] = defaultdict(list)
+    for chunk in _chunks([e for e in emails if e not in known] if known else emails):
+        for row in conn.execute(contacts, {"emails": chunk}):
+            found[row[2]].append(tuple(row))
+    names: dict[str, str] = {}
+    account_ids = sorted({r[6] for rows in (*found.values(), *known.values()) for r in rows if r[6]})
+    for ids in _chunks(account_ids):
+        names.update(conn.execute(accounts, {"ids": ids}).all())
+    by_email: dict[str, list] = {}
+    for email in emails:  # in address order, as the index gives them
+        rows = known[email] if email in known else found.get(email)
+        if rows:
+            by_email[email] = [MatchedContact(sf_id, e, n, name, phone, title, names.get(account_id))
+                               for sf_id, e, n, name, phone, title, account_id in rows]
     return by_email
 
 
-@dataclass(frozen=True)
-class MatchedContact:
+class MatchedContact(NamedTuple):  # a tuple: a frozen dataclass costs a setattr per field, per row
     sf_id: str
     email: str | None
     email_normalized: str
@@ -98,12 +103,13 @@ class MatchedContact:
     company: str | None
 
 
-def reconcile(conn: Connection, workspace_id: int, emails: set[str], now: datetime) -> InboxCounts:
+def reconcile(conn: Connection, workspace_id: int, emails: set[str], now: datetime,
+              known: dict[str, list[tuple]] | None = None) -> InboxCounts:
     counts = InboxCounts()
     emails_list = sorted(e for e in emails if e)
     if not emails_list:
         return counts
-    by_email = _matches(conn, workspace_id, emails_list)
+    by_email = _matches(conn, workspace_id, emails_list, known)
     linked_ids = [rows[0].sf_id for rows in by_email.values() if len(rows) == 1]
 
     existing: set[str] = set()
@@ -138,15 +144,26 @@ def reconcile(conn: Connection, workspace_id: int, emails: set[str], now: dateti
                 "name": "", "phone": None, "title": None, "company": None, "salesforce_id": None,
                 "salesforce_matches": len(rows), "created_at": now, "updated_at": now,
             })
-    keys = ("workspace_id", "email_normalized")
     if single:
-        execute_many(conn, _single_upsert(conn), single)
+        execute_many(conn, _statement(conn, "single"), single)
     if shared:
-        execute_many(conn, upsert_statement(conn, CONTACT, keys, ("salesforce_matches", "updated_at")), shared)
+        execute_many(conn, _statement(conn, "shared"), shared)
     touched = {row["email_normalized"] for row in single + shared}
     counts.created = len(touched - existing)
     counts.updated = len(touched & existing)
     return counts
+
+
+_statements: dict[tuple[str, str], object] = {}
+
+
+def _statement(conn: Connection, kind: str):
+    """Built once per dialect: a new statement object per page would be compiled per page."""
+    key = (conn.dialect.name, kind)
+    if key not in _statements:
+        _statements[key] = _single_upsert(conn) if kind == "single" else upsert_statement(
+            conn, CONTACT, ("workspace_id", "email_normalized"), ("salesforce_matches", "updated_at"))
+    return _statements[key]
 
 
 def _single_upsert(conn: Connection):

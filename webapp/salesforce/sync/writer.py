@@ -7,6 +7,8 @@ rows are not rewritten, and the inbox and the card are only touched for real cha
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -16,9 +18,10 @@ from webapp.clock import utcnow
 from webapp.models import SfUser, SyncCursor, SyncRecordError
 from webapp.salesforce.sync import inbox
 from webapp.salesforce.sync.objects import ACCOUNT, CONTACT, OPPORTUNITY, Context, ObjectSpec, RecordError, stamp
-from webapp.salesforce.sync.upsert import CHUNK, execute_many, existing, in_list, insert_for, upsert_statement
+from webapp.salesforce.sync.upsert import CHUNK, execute_many, execute_tuples, existing, in_list, insert_for, upsert_statement
 
 USER = SfUser.__table__
+CONTACT_AT = {c: i for i, c in enumerate(CONTACT.columns)}
 CURSOR = SyncCursor.__table__
 ERROR = SyncRecordError.__table__
 # What is read back before a page is written, per object: enough to classify a row and to
@@ -27,7 +30,24 @@ COMPARE = {"Contact": ("email_normalized",), "Account": ("name",), "Opportunity"
 # For SQLite while a sync writes: a page cache that holds the mirror's indexes (the default
 # 2 MB makes every page re-read them), and checkpoints every 40 MB of WAL instead of 4 MB, so
 # pages that change on every commit are copied back to the database once, not each time.
+# A row's columns after the converter's, in this order (then seen_pass and extra when written).
+BASE_KEYS = ("system_modstamp", "is_deleted", "workspace_id", "sf_id", "synced_at")
 SQLITE_PRAGMAS = ("PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=10000")
+
+
+@contextmanager
+def _collector_paused():
+    """A page allocates some 10,000 short-lived containers that hold no cycles; collecting
+    while they live promotes them and sets off full collections of the whole process (a
+    fifth of a first sync's time). Reference counting frees them; the collector runs after."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 class PageWriter:
@@ -36,6 +56,8 @@ class PageWriter:
         self.runner = runner
         self._statements: dict = {}
         self._pending_emails: set[str] = set()
+        self._fresh: tuple[int, set[str] | None] | None = None  # see _fresh_ids
+        self._fresh_emails: set[str] = set()  # see _known_matches
         self.stamps: dict[int, datetime | None] = {}  # cursor id -> the stamp committed so far
         with engine.connect() as conn:
             self._errors = {
@@ -53,25 +75,48 @@ class PageWriter:
             )
         return self._statements[key]
 
+    def _fresh_ids(self, conn: Connection, spec: ObjectSpec, cursor_id: int | None) -> set[str] | None:
+        """The ids this run wrote into the object's table when it had no rows for the
+        workspace before (a first sync); None otherwise. Ids not in it need no read-back."""
+        if cursor_id is None:
+            return None
+        if self._fresh is None or self._fresh[0] != cursor_id:
+            table = spec.table
+            empty = conn.execute(select(table.c.id).where(table.c.workspace_id == self.workspace_id).limit(1)).first() is None
+            self._fresh = (cursor_id, set() if empty else None)
+            self._fresh_emails = set()
+        return self._fresh[1]
+
     # -- a page -------------------------------------------------------------------------------
 
     def write(self, conn: Connection, spec: ObjectSpec, records: list[dict], extra: tuple[str, ...],
               pass_id: int | None, counts: dict, *, cursor_id: int | None) -> None:
+        with _collector_paused():
+            self._write(conn, spec, records, extra, pass_id, counts, cursor_id=cursor_id)
+
+    def _write(self, conn: Connection, spec: ObjectSpec, records: list[dict], extra: tuple[str, ...],
+               pass_id: int | None, counts: dict, *, cursor_id: int | None) -> None:
         now = utcnow()
         if conn.dialect.name == "sqlite":
             for pragma in SQLITE_PRAGMAS:
                 conn.exec_driver_sql(pragma)
-        ws, ctx = self.workspace_id, self.context
+        ws, ctx, convert = self.workspace_id, self.context, spec.convert
         counts["fetched"] += len(records)
-        latest: dict[str, dict] = {}
+        # A row: the converter's columns, then BASE_KEYS, then seen_pass and extra when written.
+        width = len(spec.columns)
+        keys = spec.columns + BASE_KEYS + (("seen_pass",) if pass_id is not None else ()) + (("extra",) if extra else ())
+        tail = ((pass_id,) if pass_id is not None else ())
+        latest: dict[str, tuple] = {}
+        owner_names: dict[str, str | None] = {}
         failures: dict[str, str] = {}
         top_stamp: datetime | None = None
         for record in records:
-            sf_id = record.get("Id")
+            get = record.get
+            sf_id = get("Id")
             if not sf_id:
                 continue
             try:
-                record_stamp = stamp(record.get("SystemModstamp"))
+                record_stamp = stamp(get("SystemModstamp"))
             except (RecordError, TypeError, ValueError):
                 record_stamp = None
             if record_stamp is not None and (top_stamp is None or record_stamp > top_stamp):
@@ -79,56 +124,76 @@ class PageWriter:
             try:
                 if record_stamp is None:
                     raise RecordError("The record has no valid SystemModstamp.")
-                row = spec.convert(record, ctx)
-                row["system_modstamp"] = record_stamp
+                values = convert(record, ctx)
             except (RecordError, TypeError, ValueError) as exc:
                 failures[sf_id] = str(exc) or exc.__class__.__name__
                 latest.pop(sf_id, None)
                 continue
             previous = latest.get(sf_id)
-            if previous is not None and previous["system_modstamp"] > row["system_modstamp"]:
+            if previous is not None and previous[width] > record_stamp:
                 continue  # the same record twice in one page: keep its newest version
-            row.update(workspace_id=ws, sf_id=sf_id, is_deleted=bool(record.get("IsDeleted")), synced_at=now)
             # Only what applies is written: fewer bound values per row is most of the speed.
-            if pass_id is not None:
-                row["seen_pass"] = pass_id
+            row = values + (record_stamp, bool(get("IsDeleted")), ws, sf_id, now) + tail
             if extra:
-                row["extra"] = {f: record.get(f) for f in extra}
-            if spec.owner:
-                owner = record.get("Owner") or {}
-                row["_owner_name"] = owner.get("Name") if isinstance(owner, dict) else None
+                row += ({f: get(f) for f in extra},)
             latest[sf_id] = row
+            if spec.owner:
+                owner = get("Owner") or {}
+                owner_names[sf_id] = owner.get("Name") if isinstance(owner, dict) else None
 
         compare = COMPARE.get(spec.name, ())
-        stored = existing(conn, spec.table, ws, list(latest) + list(failures), ("system_modstamp", "is_deleted", *compare))
-        writes: list[dict] = []
+        fresh = self._fresh_ids(conn, spec, cursor_id)
+        ids = list(latest) + list(failures)
+        if fresh is not None:  # the table held nothing before this run: only our own rows can be there
+            ids = [i for i in ids if i in fresh]
+        stored = existing(conn, spec.table, ws, ids, ("system_modstamp", "is_deleted", *compare))
+        writes: list[tuple] = []
         unchanged: list[str] = []
+        same_stamp: list[str] = []
         for sf_id, row in latest.items():
             old = stored.get(sf_id)
             if old is None:
-                if row["is_deleted"]:
+                if row[width + 1]:
                     continue  # deleted before we ever saw it
                 counts["created"] += 1
                 writes.append(row)
-            elif row["system_modstamp"] > old[0] or (row["system_modstamp"] == old[0] and row["is_deleted"] != old[1]):
-                if row["is_deleted"] and not old[1]:
+            elif row[width] > old[0] or (row[width] == old[0] and row[width + 1] != old[1]):
+                if row[width + 1] and not old[1]:
                     counts["deleted"] += 1
                 else:
                     counts["updated"] += 1
                 writes.append(row)
+            elif row[width] == old[0]:
+                same_stamp.append(sf_id)
             else:
                 unchanged.append(sf_id)
+        if same_stamp:
+            # Stamps have whole seconds: an edit in the second of an earlier read (e.g. the
+            # read-back after a push) keeps the stamp. Compare the content then.
+            content = spec.columns + (("extra",) if extra else ())
+            now_stored = existing(conn, spec.table, ws, same_stamp, content)
+            for sf_id in same_stamp:
+                row = latest[sf_id]
+                if now_stored.get(sf_id) != row[:width] + ((row[-1],) if extra else ()):
+                    counts["updated"] += 1
+                    writes.append(row)
+                else:
+                    unchanged.append(sf_id)
         if pass_id is not None:
             # Failed and unchanged rows are still in Salesforce: the sweep must not drop them.
             unchanged += [i for i in failures if i in stored]
 
         owners = {}
-        for row in writes:
-            name = row.pop("_owner_name", None)
-            if row.get("owner_id") and name:
-                owners[row["owner_id"]] = name
+        if spec.owner:
+            owner_at = spec.columns.index("owner_id")
+            for row in writes:
+                name = owner_names.get(row[width + 3])
+                if row[owner_at] and name:
+                    owners[row[owner_at]] = name
         if writes:
-            execute_many(conn, self._upsert(conn, spec, tuple(writes[0])), writes)
+            execute_tuples(conn, self._upsert(conn, spec, keys), keys, writes)
+            if fresh is not None:
+                fresh.update(row[width + 3] for row in writes)
         if unchanged and pass_id is not None:
             table = spec.table
             mark = update(table).where(table.c.workspace_id == ws, in_list(conn, table.c.sf_id, "ids")).values(seen_pass=pass_id)
@@ -136,8 +201,12 @@ class PageWriter:
                 conn.execute(mark, {"ids": unchanged[start : start + CHUNK]})
         if owners:
             self._users(conn, owners, now)
-        self._record_errors(conn, spec, failures, [r["sf_id"] for r in writes] + unchanged, counts, now)
-        self._follow(conn, spec, writes, stored, now, full=pass_id is not None)
+        self._record_errors(conn, spec, failures, [r[width + 3] for r in writes] + unchanged, counts, now)
+        if compare:
+            at = spec.columns.index(compare[0])
+            changed = [(r[width + 3], r[width + 1], r[at]) for r in writes]
+            known = self._known_matches(spec, writes, width) if fresh is not None and spec is CONTACT else None
+            self._follow(conn, spec, changed, stored, now, full=pass_id is not None, known=known)
         if cursor_id is not None and top_stamp is not None:
             current = self.stamps.get(cursor_id)
             if current is None or top_stamp > current:
@@ -146,8 +215,9 @@ class PageWriter:
 
     def _users(self, conn: Connection, owners: dict[str, str], now) -> None:
         rows = [{"workspace_id": self.workspace_id, "sf_id": i, "name": n[:255], "synced_at": now} for i, n in owners.items()]
-        stmt = upsert_statement(conn, USER, ("workspace_id", "sf_id"), ("name", "synced_at"))
-        execute_many(conn, stmt, rows)
+        if "users" not in self._statements:
+            self._statements["users"] = upsert_statement(conn, USER, ("workspace_id", "sf_id"), ("name", "synced_at"))
+        execute_many(conn, self._statements["users"], rows)
 
     def _record_errors(self, conn, spec, failures: dict[str, str], succeeded: list[str], counts: dict, now) -> None:
         if failures:
@@ -169,33 +239,52 @@ class PageWriter:
                                              ERROR.c.sf_id.in_(resolved)))
             self._errors.difference_update((spec.name, i) for i in resolved)
 
-    def _follow(self, conn: Connection, spec: ObjectSpec, writes: list[dict], stored: dict, now, *, full: bool = False) -> None:
-        """The inbox contacts and cached cards a page's changes reach. In a full pass, rows new
-        to the mirror are mostly old ones: their cards expire on their own (5 minutes)."""
-        if not writes:
+    def _known_matches(self, spec: ObjectSpec, writes: list[tuple], width: int) -> dict[str, list[tuple]]:
+        """In a first pass of contacts, an address no earlier page wrote has as live contacts
+        exactly this page's live rows with it: the inbox need not read them back."""
+        earlier = self._fresh_emails
+        at = CONTACT_AT
+        known: dict[str, list[tuple]] = {}
+        for r in writes:
+            email = r[at["email_normalized"]]
+            if email is None or email in earlier:
+                continue
+            rows = known.setdefault(email, [])
+            if not r[width + 1]:
+                rows.append((r[width + 3], r[at["email"]], email, r[at["name"]], r[at["phone"]], r[at["title"]],
+                             r[at["account_id"]]))
+        earlier.update(r[at["email_normalized"]] for r in writes)
+        return known
+
+    def _follow(self, conn: Connection, spec: ObjectSpec, changed: list[tuple], stored: dict, now, *, full: bool = False,
+                known: dict | None = None) -> None:
+        """The inbox contacts and cached cards a page's changes reach. ``changed``: written rows
+        as (sf_id, is_deleted, the object's COMPARE value). In a full pass, rows new to the
+        mirror are mostly old ones: their cards expire on their own (5 minutes)."""
+        if not changed:
             return
         ws = self.workspace_id
         if spec is CONTACT:
-            emails = {r["email_normalized"] for r in writes} | {stored[r["sf_id"]][2] for r in writes if r["sf_id"] in stored}
+            emails = {r[2] for r in changed} | {stored[r[0]][2] for r in changed if r[0] in stored}
             emails.discard(None)
-            self._reconcile(conn, emails, now)
+            self._reconcile(conn, emails, now, known)
         elif spec is ACCOUNT:
-            renamed = [r["sf_id"] for r in writes if r["sf_id"] in stored
-                       and (stored[r["sf_id"]][2] != r["name"] or stored[r["sf_id"]][1] != r["is_deleted"])]
+            renamed = [r[0] for r in changed if r[0] in stored
+                       and (stored[r[0]][2] != r[2] or stored[r[0]][1] != r[1])]
             if renamed:
                 self._reconcile(conn, inbox.emails_of_accounts(conn, ws, renamed), now)
-            changed = [r["sf_id"] for r in writes if r["sf_id"] in stored]
-            self._pending_emails |= inbox.emails_of_accounts(conn, ws, changed) if changed else set()
+            moved = [r[0] for r in changed if r[0] in stored]
+            self._pending_emails |= inbox.emails_of_accounts(conn, ws, moved) if moved else set()
         elif spec is OPPORTUNITY:
-            moved = [r for r in writes if r["sf_id"] in stored] if full else writes
-            accounts = {r["account_id"] for r in moved} | {stored[r["sf_id"]][2] for r in moved if r["sf_id"] in stored}
+            moved = [r for r in changed if r[0] in stored] if full else changed
+            accounts = {r[2] for r in moved} | {stored[r[0]][2] for r in moved if r[0] in stored}
             accounts.discard(None)
             self._pending_emails |= inbox.emails_of_accounts(conn, ws, sorted(accounts)) if accounts else set()
 
-    def _reconcile(self, conn: Connection, emails: set[str], now) -> None:
+    def _reconcile(self, conn: Connection, emails: set[str], now, known: dict | None = None) -> None:
         if not emails:
             return
-        found = inbox.reconcile(conn, self.workspace_id, emails, now)
+        found = inbox.reconcile(conn, self.workspace_id, emails, now, known)
         counts = self.runner.counts.setdefault("Inbox contacts", {"created": 0, "updated": 0})
         counts["created"] += found.created
         counts["updated"] += found.updated
@@ -211,6 +300,7 @@ class PageWriter:
 
     def sweep(self, conn: Connection, spec: ObjectSpec, pass_id: int) -> int:
         """Rows a full pass did not see are gone from Salesforce (purged): mark them deleted."""
+        self._fresh, self._fresh_emails = None, set()  # the pass is over
         table = spec.table
         gone = list(conn.execute(select(table.c.sf_id).where(
             table.c.workspace_id == self.workspace_id, table.c.is_deleted.is_(False),
@@ -228,6 +318,6 @@ class PageWriter:
             conn.execute(update(table).where(table.c.workspace_id == ws, table.c.sf_id.in_(live[start : start + CHUNK]))
                          .values(is_deleted=True, synced_at=now))
         conn.execute(delete(ERROR).where(ERROR.c.workspace_id == ws, ERROR.c.sobject == spec.name, ERROR.c.sf_id.in_(sf_ids)))
-        self._follow(conn, spec, [{"sf_id": i, "is_deleted": True, "email_normalized": None, "name": stored[i][2] if compare else None,
-                                   "account_id": None} for i in live], stored, now)
+        if compare:  # gone: no address or account any more; an account keeps its name
+            self._follow(conn, spec, [(i, True, stored[i][2] if spec is ACCOUNT else None) for i in live], stored, now)
         return len(live)
