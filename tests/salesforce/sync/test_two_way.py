@@ -4,7 +4,6 @@ locks, deletes both ways, and the loop test."""
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 from sqlalchemy import text
@@ -15,12 +14,6 @@ from webapp.db import get_engine
 from webapp.emulator.customize import ValidationRule, add_validation_rule, rename_stage
 from webapp.models import SyncRun
 from sqlmodel import Session
-
-
-def _next_second():
-    """SystemModstamp has whole seconds: an edit in the second of our write would share its
-    stamp, and the pull (by design) keeps the copy it has for an equal stamp."""
-    time.sleep(1.05)
 
 
 def _run(app, run_id) -> SyncRun:
@@ -50,7 +43,6 @@ def test_deals_go_out_through_the_outbox_and_edits_come_back(connected, emulator
     assert emulator.app.emulator.calls["collections_create"] == 1
 
     # Edited in Salesforce (a user, over REST): the deal follows on the next sync.
-    _next_second()
     api(emulator, "PATCH", f"sobjects/Opportunity/{opp['Id']}", json={"StageName": "Closed Won", "Amount": 2000})
     _, outcome = sync(connected)
     changed = deal(connected, first)
@@ -83,7 +75,6 @@ def test_conflicts_follow_the_rules_and_are_logged(connected, emulator, admin_cl
     first = add_deal(connected, "Both sides")
     sync(connected)
     [opp] = opportunities(emulator, "Both sides")
-    _next_second()
     api(emulator, "PATCH", f"sobjects/Opportunity/{opp['Id']}", json={"Amount": 7000, "Name": "Named in Salesforce"})
     edit_deal(connected, first, amount_minor=900_000, name="Named in the inbox")
     run_id, _ = sync(connected)
@@ -174,7 +165,6 @@ def test_deletes_unlink_or_stay_unless_turned_on(connected, emulator, admin_clie
     gone_here = add_deal(connected, "Deleted in the inbox")
     sync(connected)
     [opp] = opportunities(emulator, "Deleted in Salesforce")
-    _next_second()
     api(emulator, "DELETE", f"sobjects/Opportunity/{opp['Id']}")
     assert admin_client.post(f"/deals/{gone_here}/delete").status_code == 302
     run_id, _ = sync(connected)
@@ -198,7 +188,6 @@ def test_loop_edit_each_side_then_ten_syncs_change_nothing_more(connected, emula
     ours = add_deal(connected, "Loop deal", contact_id=linked_contact(connected).id)
     sync(connected)
     [opp] = opportunities(emulator, "Loop deal")
-    _next_second()
     api(emulator, "PATCH", f"sobjects/Opportunity/{opp['Id']}", json={"CloseDate": "2027-03-01"})
     edit_deal(connected, ours, name="Loop deal, edited here")
     contact = linked_contact(connected)
@@ -235,7 +224,6 @@ def test_an_inbox_edit_of_a_linked_contact_goes_out_and_salesforces_edits_come_b
     sync(connected)
     record = emulator.app.emulator.store.get("Contact", contact.salesforce_id)
     assert (record["FirstName"], record["LastName"], record["Title"]) == ("Ada King", "Lovelace", "CTO")
-    _next_second()
     api(emulator, "PATCH", f"sobjects/Contact/{contact.salesforce_id}", json={"Title": "Chief Technology Officer"})
     sync(connected)
     assert linked_contact(connected).title == "Chief Technology Officer"

@@ -94,6 +94,8 @@ class Reconciler:
                 and_(LINK.c.state == "linked", or_(
                     LINK.c.local_seen.is_(None), LINK.c.local_seen != DEAL.c.updated_at,
                     OPP.c.system_modstamp != LINK.c.sf_stamp, and_(OPP.c.id.is_not(None), LINK.c.sf_stamp.is_(None)),
+                    # an edit within the second of our own write keeps the stamp; the mirror row moves
+                    OPP.c.synced_at > LINK.c.updated_at,
                     LINK.c.failed_at.is_not(None))),
             ))
             .order_by(DEAL.c.id)
@@ -268,6 +270,7 @@ class Reconciler:
             )
             .where(LINK.c.workspace_id == ws, LINK.c.kind == "contact", LINK.c.state == "linked", or_(
                 LINK.c.local_seen != CONTACT.c.updated_at, SF_CONTACT.c.system_modstamp != LINK.c.sf_stamp,
+                SF_CONTACT.c.synced_at > LINK.c.updated_at,
                 LINK.c.failed_at.is_not(None)))
             .order_by(CONTACT.c.id)
         )
