@@ -15,14 +15,11 @@ from webapp.listing import Page, contains_any, paginate
 from webapp.integrations.salesforce_card import record_url
 from webapp.models import DEAL_STAGES, Contact, Deal, SalesforceConnection, SfOpportunityStage, SyncLink, SyncSettings
 from webapp.money import MoneyError, check_currency, to_minor
+from webapp.validation import FieldError
 
 
-class DealError(ValueError):
-    """Invalid deal input: ``field`` names the form field at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+class DealError(FieldError):
+    """Invalid deal input."""
 
 
 @dataclass

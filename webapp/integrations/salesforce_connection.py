@@ -25,6 +25,7 @@ from webapp.models import CONNECTION_MODES, OAuthState, SalesforceConnection
 from webapp.salesforce import auth
 from webapp.salesforce.client import ApiUsage, SalesforceClient
 from webapp.salesforce.errors import ReconnectNeeded, SalesforceError, oauth_error
+from webapp.validation import FieldError
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,8 @@ STATE_MAX_AGE = 600
 USAGE_WRITE_INTERVAL = 5.0
 
 
-class SetupError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+class SetupError(FieldError):
+    """Invalid Salesforce setup."""
 
 
 class NotConnected(LookupError):

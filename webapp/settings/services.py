@@ -14,14 +14,13 @@ from sqlmodel import Session
 from webapp.addresses import EMAIL_RE
 from webapp.analytics.business_hours import BusinessHours
 from webapp.models import Workspace, WorkspaceAddress
+from webapp.validation import FieldError
 
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
-class SettingsError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+class SettingsError(FieldError):
+    """Invalid workspace settings."""
 
 
 @dataclass

@@ -15,16 +15,15 @@ from webapp.clock import utcnow
 from webapp.models import SyncSettings, Workspace
 from webapp.salesforce.sync.objects import BY_NAME, EXTRA_OBJECTS, clean_extra_fields
 from webapp.salesforce.sync.runner import request_full_pass
+from webapp.validation import FieldError
 
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 SKIPPED_TYPES = {"address", "location", "base64", "complexvalue"}
 MAX_EXTRA_FIELDS = 50
 
 
-class SyncSettingsError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+class SyncSettingsError(FieldError):
+    """Invalid sync settings."""
 
 
 @dataclass
