@@ -131,12 +131,16 @@ def test_salesforce_dimensions(db, facts):
         by_owner = _rows(run(s, ws, Query(group_by="owner")))
         by_lead = _rows(run(s, ws, Query(group_by="lead_source")))
         by_open = _rows(run(s, ws, Query(group_by="open_stage")))
+        by_industry = _rows(run(s, ws, Query(group_by="industry")))
+        energy_only = run(s, ws, Query(group_by="domain", filters=(("industry", "Energy"),)))
     assert set(by_account) == {"Alpha Corp", "Beta LLC", "(none)"}  # gmail.com is free mail
     assert by_account["Beta LLC"].received == 3  # found by website domain
     assert by_type["Enterprise"].median == 7200 and by_type["SMB"].median == 4500
     assert by_owner["Olive Owner"].received == 3
     assert by_lead["Web"].received == 3 and by_lead["(none)"].received == 4
     assert by_open["Negotiation/Review"].received == 3 and "Closed Won" not in by_open
+    assert by_industry["Energy"].received == 3 and by_industry["Retail"].received == 3
+    assert [r.value for r in energy_only.rows] == ["alpha.com"]
 
 
 def test_stage_when_sent_comes_from_opportunity_history(db, facts):
@@ -198,7 +202,7 @@ def test_refresh_is_repeatable(app, db, facts):
         assert len(s.exec(select(MessageFact).where(MessageFact.workspace_id == ws)).all()) == 12
 
 
-def test_page_csv_and_drill_down(client, facts):
+def test_page_csv_and_drill_down(client, facts, db):
     client.login("admin@acme.test", "correct-horse-battery")
     admin_client = client
     page = admin_client.get("/analytics?group=account_type")
@@ -213,6 +217,17 @@ def test_page_csv_and_drill_down(client, facts):
     table = {r[0]: r for r in rows[1:]}
     assert table["Enterprise"][1:4] == ["3", "2", "2"] and table["Enterprise"][6] == "7200"
     assert table["Total"][1:4] == ["7", "5", "5"]
+    # Exactly what the page shows: every row, every figure.
+    with db() as s:
+        report = run(s, 1, Query(group_by="account_type"))
+    expected = [
+        [r.value, str(r.received), str(r.sent), str(r.conversations),
+         "" if r.reply_rate is None else f"{r.reply_rate:.4f}",
+         *("" if v is None else str(round(v)) for v in (r.mean, r.median, r.p90))]
+        for r in [*report.rows, report.total]
+    ]
+    assert rows[1:] == expected
+    assert body.count("<tr") - 1 == len(expected)  # the table's rows, header excluded
     drill = admin_client.get("/analytics/conversations?group=account_type&value=SMB&measure=unanswered")
     text = drill.get_data(as_text=True)
     assert drill.status_code == 200 and text.count("/inbox/") == 1  # only b2 is unanswered
