@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_EVEN, Decimal, DecimalException
 
 from babel.numbers import format_currency, get_currency_precision, is_currency
 
@@ -20,16 +21,20 @@ def check_currency(code: str) -> str:
     return code
 
 
+PLAIN_NUMBER = re.compile(r"^-?\d{1,17}(\.\d{1,6})?$")
+
+
 def to_minor(amount: Decimal | str | int, currency: str) -> int:
     """Decimal major units to integer minor units, refusing sub-minor precision."""
+    text = str(amount).strip()
+    if not PLAIN_NUMBER.match(text):
+        raise MoneyError(f"{amount!r} is not a number like 1250 or 1250.50.")
     try:
-        value = Decimal(str(amount).strip())
-    except InvalidOperation as exc:
+        value = Decimal(text)
+        digits = get_currency_precision(check_currency(currency))
+        scaled = value.scaleb(digits)
+    except DecimalException as exc:
         raise MoneyError(f"{amount!r} is not a number.") from exc
-    if not value.is_finite():
-        raise MoneyError("The amount must be a finite number.")
-    digits = get_currency_precision(check_currency(currency))
-    scaled = value.scaleb(digits)
     if scaled != scaled.to_integral_value():
         raise MoneyError(f"{currency} amounts have at most {digits} decimal places.")
     minor = int(scaled.to_integral_value(rounding=ROUND_HALF_EVEN))

@@ -157,3 +157,33 @@ def test_members_and_strangers_cannot_import(member_client, client, db):
 def test_strangers_are_sent_to_the_login_page(app):
     response = app.test_client().get("/settings/import-mail")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def _oversized(client):
+    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(b"x" * (1024 * 1024 + 10)), "huge.mbox")})
+    return client.http.post(
+        "/settings/import-mail", data=body, headers={"X-CSRFToken": client.token or ""},
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+
+
+def test_an_oversized_upload_from_a_member_or_a_stranger_shows_no_import_page(app, member_client, db):
+    app.config["MAIL_IMPORT_MAX_BYTES"] = 1024 * 1024
+    for who in (member_client, type(member_client)(app)):
+        response = _oversized(who)
+        assert response.status_code == 413
+        assert "counts as sent by the team" not in response.get_data(as_text=True)
+        assert "team addresses" not in response.get_data(as_text=True)
+    assert count_messages(db) == 0
+
+
+def test_a_zip_with_a_giant_message_is_refused(admin_client, db, acme):
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb.eml", b"\0" * (51 * 1024 * 1024))  # compresses to ~50 KB
+    response = upload(admin_client, buffer.getvalue(), "mail.zip")
+    assert response.status_code == 422
+    assert "larger than a message may be" in response.get_data(as_text=True)
+    assert count_messages(db) == 0

@@ -176,6 +176,8 @@ def test_client_credentials_connect(admin_client, db, emulator):
         ({"environment": "mydomain", "url": "http://acme.my.salesforce.com"}, "url", "https://"),
         ({"environment": "mydomain", "url": "https://evil.example.com"}, "url", "My Domain"),
         ({"environment": "custom", "url": "ftp://x"}, "url", "http:// or https://"),
+        ({"environment": "custom", "url": "http://[::1"}, "url", "http:// or https://"),
+        ({"environment": "custom", "url": "http://x.test:99999"}, "url", "http:// or https://"),
         ({"client_id": ""}, "client_id", "consumer key"),
         ({"client_secret": ""}, "client_secret", "consumer secret"),
         ({"session_minutes": "5"}, "session_minutes", "between 15 and 1440"),
@@ -234,3 +236,20 @@ def test_oauth_state_rows_do_not_pile_up(admin_client, db, emulator):
     admin_client.get(back[len(PUBLIC):])
     with db() as s:
         assert len(s.exec(select(OAuthState)).all()) == 3  # the used one is gone
+
+
+def test_the_saved_secret_never_goes_to_another_org(admin_client, db, emulator):
+    connect_with_oauth(admin_client, emulator)
+    calls = emulator.app.emulator.calls["token"]
+    elsewhere = setup_form(emulator, mode="client-credentials", url="http://127.0.0.1:9", client_secret="")
+    response = admin_client.post("/settings/integrations/salesforce", elsewhere)
+    assert response.status_code == 422
+    assert "Enter the consumer secret again" in response.get_data(as_text=True)
+    other_app = setup_form(emulator, client_id="another-app", client_secret="")
+    assert admin_client.post("/settings/integrations/salesforce", other_app).status_code == 422
+    conn = _conn(db)
+    assert conn.state == "connected" and conn.login_url == emulator.url
+    assert emulator.app.emulator.calls["token"] == calls
+    # Same org and app: leaving the secret blank keeps it.
+    assert admin_client.post("/settings/integrations/salesforce", setup_form(emulator, client_secret="", session_minutes="90")).status_code == 302
+    assert _conn(db).session_minutes == 90 and _conn(db).state == "connected"

@@ -14,20 +14,29 @@ bp = Blueprint("integrations", __name__)
 def salesforce_callback():
     """Where Salesforce sends the admin back after Connect (the redirect URI shown in setup)."""
     session = get_session()
+    vault = current_app.extensions["vault"]
     try:
-        conn = connection.finish_connect(
+        spent = connection.spend_state(
             session,
-            current_app.extensions["vault"],
+            vault,
             workspace_id=current_user.workspace_id,
             user_id=current_user.id,
             secret_key=current_app.config["SECRET_KEY"],
             state=request.args.get("state", ""),
+        )
+        session.commit()  # the attempt is spent whatever happens next
+        conn = connection.finish_connect(
+            session,
+            vault,
+            spent,
+            workspace_id=current_user.workspace_id,
+            user_id=current_user.id,
             code=request.args.get("code"),
             error=request.args.get("error"),
             error_description=request.args.get("error_description"),
         )
     except connection.ConnectFailed as exc:
-        session.commit()  # the state is spent either way
+        session.rollback()
         flash(f"Salesforce was not connected: {exc}", "error")
         return redirect(url_for("settings.salesforce"))
     session.commit()

@@ -138,7 +138,11 @@ def connection_state(session: Session, workspace_id: int) -> str | None:
 
 def _base_url(value: str, field: str, *, https_only: bool) -> str:
     value = (value or "").strip().rstrip("/")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        parts = urlsplit("")
     schemes = {"https"} if https_only else {"http", "https"}
     if parts.scheme not in schemes or not parts.hostname or parts.path not in ("", "/") or parts.query:
         need = "an https:// address" if https_only else "an http:// or https:// address"
@@ -182,6 +186,9 @@ def save_setup(session: Session, vault: Vault, workspace_id: int, data: SetupInp
     if not secret:
         if conn is None:
             raise SetupError("client_secret", "Paste the consumer secret (client secret) of the Salesforce app.")
+        if (conn.login_url, conn.client_id) != (login_url, client_id):
+            # The saved secret only ever goes to the org and app it was given for.
+            raise SetupError("client_secret", "Enter the consumer secret again when changing the org URL or the consumer key.")
         secret = vault.decrypt(conn.client_secret_enc)
 
     identity: _Identity | None = None
@@ -354,19 +361,17 @@ def start_connect(session: Session, vault: Vault, *, workspace_id: int, user_id:
     return request.url
 
 
-def finish_connect(
-    session: Session,
-    vault: Vault,
-    *,
-    workspace_id: int,
-    user_id: int,
-    secret_key: str,
-    state: str,
-    code: str | None,
-    error: str | None,
-    error_description: str | None,
-) -> SalesforceConnection:
-    """Check the state, then trade the code for tokens. Raises ConnectFailed in plain words."""
+@dataclass(frozen=True)
+class SpentState:
+    """A verified, now used-up Connect attempt: what the code exchange needs."""
+
+    code_verifier: str
+    redirect_uri: str
+
+
+def spend_state(session: Session, vault: Vault, *, workspace_id: int, user_id: int, secret_key: str, state: str) -> SpentState:
+    """Check the signed state and use it up. The caller commits before any network call, so
+    the attempt is spent even if the exchange fails, and no write lock waits on Salesforce."""
     try:
         payload = _signer(secret_key).loads(state or "", max_age=STATE_MAX_AGE)
     except SignatureExpired as exc:
@@ -378,8 +383,24 @@ def finish_connect(
     pending = session.get(OAuthState, payload.get("n"))
     if pending is None:
         raise ConnectFailed("This connection attempt was already used. Click Connect again.")
-    session.execute(delete(OAuthState).where(OAuthState.nonce == pending.nonce))  # single use
+    spent = SpentState(vault.decrypt(pending.code_verifier_enc), pending.redirect_uri)
+    session.execute(delete(OAuthState).where(OAuthState.nonce == pending.nonce))
     session.flush()
+    return spent
+
+
+def finish_connect(
+    session: Session,
+    vault: Vault,
+    spent: SpentState,
+    *,
+    workspace_id: int,
+    user_id: int,
+    code: str | None,
+    error: str | None,
+    error_description: str | None,
+) -> SalesforceConnection:
+    """Trade the code for tokens, then save them. Raises ConnectFailed in plain words."""
     if error:
         raise ConnectFailed(str(oauth_error(error, error_description, during="authorize")))
     if not code:
@@ -388,13 +409,15 @@ def finish_connect(
     if conn is None or conn.mode != "oauth":
         raise ConnectFailed("The Salesforce setup changed meanwhile. Click Connect again.")
     app = _credentials(conn, vault)
+    session.rollback()  # hold no transaction while Salesforce answers
     try:
-        token = auth.exchange_code(
-            app, code=code, code_verifier=vault.decrypt(pending.code_verifier_enc), redirect_uri=pending.redirect_uri
-        )
+        token = auth.exchange_code(app, code=code, code_verifier=spent.code_verifier, redirect_uri=spent.redirect_uri)
         identity = _identify(app, conn.mode, token)
     except SalesforceError as exc:
         raise ConnectFailed(str(exc)) from exc
+    conn = _load(session, workspace_id)
+    if conn is None or conn.mode != "oauth" or (conn.login_url, conn.client_id) != (app.login_url, app.client_id):
+        raise ConnectFailed("The Salesforce setup changed meanwhile. Click Connect again.")
     _apply(conn, vault, identity, user_id=user_id)
     session.add(conn)
     session.flush()

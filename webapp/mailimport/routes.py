@@ -33,6 +33,9 @@ def _limit_upload(endpoint, values):
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(exc):
+    # The size check runs before the role check: only admins may see the import page.
+    if not (current_user.is_authenticated and current_user.is_admin):
+        return exc
     limit = max_upload_bytes() // (1024 * 1024)
     return _page(
         error=f"The file is larger than the {limit} MB an upload may be. "

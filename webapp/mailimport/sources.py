@@ -19,6 +19,7 @@ from typing import BinaryIO
 from werkzeug.utils import secure_filename
 
 # A zip is checked against these before anything is unpacked (a small zip can hold a bomb).
+MAX_EML_BYTES = 50 * 1024 * 1024
 MAX_ZIP_ENTRIES = 200_000
 MAX_ZIP_UNPACKED_BYTES = 4 * 1024**3
 
@@ -152,6 +153,10 @@ def _iter_zip(path: Path) -> Iterator[RawMessage]:
             raise SourceError(f"{path.name}: the zip holds no .eml or .mbox files.")
         if len(entries) > MAX_ZIP_ENTRIES or sum(i.file_size for i in entries) > MAX_ZIP_UNPACKED_BYTES:
             raise SourceError(f"{path.name}: the zip unpacks to more than this import accepts.")
+        # A single message is read into memory whole: a huge one is a bomb, not mail.
+        oversized = next((i for i in entries if i.filename.lower().endswith(".eml") and i.file_size > MAX_EML_BYTES), None)
+        if oversized is not None:
+            raise SourceError(f"{path.name}: {oversized.filename} is larger than a message may be ({MAX_EML_BYTES // 2**20} MB).")
         for info in sorted(entries, key=lambda i: i.filename):
             try:
                 if info.filename.lower().endswith(".mbox"):
