@@ -1,20 +1,25 @@
-"""Salesforce card: cache-hit throughput against a trivial endpoint, and the cost of misses.
+"""Salesforce card: cache-hit throughput against a trivial endpoint, the cost of misses, and
+what a hanging Salesforce does to the rest of the server.
 
 Serves the app with gunicorn as in production (one process, eight threads) on a throwaway
 SQLite database, connected to the built-in emulator, and loads it from this process.
 Prints figures; asserts nothing.
 
     .venv/bin/python benchmarks/card_benchmark.py [--seconds 5] [--clients 8] [--latency-ms 150]
+        [--hanging 64] [--hang-ms 10000] [--probes 200] [--rounds 3]
+
+The last figure is the p99 of ``GET /login`` while ``--hanging`` browsers open conversations
+whose cards all miss on a Salesforce that answers in ``--hang-ms``, as a ratio to its p99 when
+idle. Each of those browsers does what the card's htmx does: when the card answers before
+Salesforce (``X-Salesforce-Card-Retry-After``) it asks again after that many seconds, and after
+the last try it opens the next conversation (another miss).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,12 +37,7 @@ from webapp.db import get_engine, session_scope  # noqa: E402
 from webapp.emulator import EmulatorOptions  # noqa: E402
 from webapp.emulator.server import serve_in_thread  # noqa: E402
 from webapp.integrations import salesforce_connection as connection  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.served import gunicorn, signed_in  # noqa: E402
 
 
 def prepare(data_dir: Path, emulator_url: str) -> dict:
@@ -66,26 +66,8 @@ def prepare(data_dir: Path, emulator_url: str) -> dict:
     return env
 
 
-def serve(env: dict, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    for _ in range(100):
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise SystemExit("gunicorn did not start")
-
-
 def session_for(base: str) -> requests.Session:
-    s = requests.Session()
-    page = s.get(f"{base}/login").text
-    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    s.post(f"{base}/login", data={"email": "bench@bench.test", "password": "bench-password", "csrf_token": token})
-    return s
+    return signed_in(base, "bench@bench.test", "bench-password")
 
 
 def load(base: str, path: str, seconds: float, clients: int) -> float:
@@ -110,11 +92,59 @@ def load(base: str, path: str, seconds: float, clients: int) -> float:
     return sum(counts) / (time.perf_counter() - started)
 
 
+def p99(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100)[98]
+
+
+def login_latencies(base: str, probes: int) -> list[float]:
+    s = requests.Session()
+    out = []
+    for _ in range(probes):
+        started = time.perf_counter()
+        s.get(f"{base}/login", timeout=120).raise_for_status()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def hanging_browsers(base: str, count: int, stop: threading.Event) -> tuple[list[threading.Thread], dict]:
+    """``count`` signed-in browsers opening conversations whose cards miss, as htmx would."""
+    sessions = [session_for(base) for _ in range(count)]
+    seen = {"cards": 0, "pending": 0, "errors": 0}
+
+    def browse(i: int, s: requests.Session) -> None:
+        conversation = 0
+        while not stop.is_set():
+            conversation += 1
+            attempt = 0
+            while not stop.is_set():
+                try:
+                    r = s.get(f"{base}/integrations/salesforce/card",
+                              params={"email": f"hang-{i}-{conversation}@slow.test", "attempt": attempt},
+                              headers={"HX-Request": "true"}, timeout=120)
+                except requests.RequestException:
+                    seen["errors"] += 1
+                    break
+                seen["cards"] += 1
+                wait = r.headers.get("X-Salesforce-Card-Retry-After")
+                if not wait:
+                    break
+                seen["pending"] += 1
+                attempt += 1
+                stop.wait(float(wait))
+
+    threads = [threading.Thread(target=browse, args=(i, s), daemon=True) for i, s in enumerate(sessions)]
+    return threads, seen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--latency-ms", type=int, default=150, help="added to each emulator call for the miss figures")
+    parser.add_argument("--hanging", type=int, default=64, help="browsers whose cards hang on Salesforce")
+    parser.add_argument("--hang-ms", type=int, default=10_000, help="how long Salesforce takes to answer them")
+    parser.add_argument("--probes", type=int, default=200, help="GET /login samples per phase")
+    parser.add_argument("--rounds", type=int, default=3, help="idle and hanging phases, alternated")
     args = parser.parse_args()
 
     emulator = serve_in_thread(EmulatorOptions())
@@ -122,10 +152,7 @@ def main() -> None:
     contacts = [c for c in em.store.tables["Contact"].records if c.get("Email") and not c["IsDeleted"] and c.get("AccountId")]
     with tempfile.TemporaryDirectory() as tmp:
         env = prepare(Path(tmp), emulator.url)
-        port = free_port()
-        proc = serve(env, port)
-        base = f"http://127.0.0.1:{port}"
-        try:
+        with gunicorn(env) as base:
             hit = f"/integrations/salesforce/card?email={contacts[0]['Email']}"
             warm = session_for(base)
             assert warm.get(base + hit).headers["X-Salesforce-Card"] == "shown"
@@ -162,10 +189,29 @@ def main() -> None:
             for t in threads:
                 t.join()
             print(f"50 simultaneous misses for one email: {em.calls['query'] - before} Salesforce calls (target 2)")
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(10)
-            emulator.stop()
+
+            # Idle and hanging phases alternate, so noise from the machine falls on both alike.
+            idle, loaded, seen = [], [], {"cards": 0, "pending": 0, "errors": 0}
+            for _ in range(args.rounds):
+                em.set_faults(latency_ms=0)
+                idle += login_latencies(base, args.probes)
+                em.set_faults(latency_ms=args.hang_ms)
+                stop = threading.Event()
+                threads, counts = hanging_browsers(base, args.hanging, stop)
+                for t in threads:
+                    t.start()
+                time.sleep(2)  # every browser has its card request in the server
+                loaded += login_latencies(base, args.probes)
+                stop.set()
+                seen = {k: seen[k] + counts[k] for k in seen}
+            em.set_faults(latency_ms=0)
+            print(f"GET /login idle: median {statistics.median(idle):.1f} ms, p99 {p99(idle):.1f} ms; with "
+                  f"{args.hanging} cards hanging on a {args.hang_ms / 1000:g} s Salesforce: median "
+                  f"{statistics.median(loaded):.1f} ms, p99 {p99(loaded):.1f} ms (max {max(loaded):.0f} ms); "
+                  f"p99 ratio {p99(loaded) / p99(idle):.2f} (target <= 2)")
+            print(f"  meanwhile: {seen['cards']} card answers, {seen['pending']} of them before Salesforce "
+                  f"answered, {seen['errors']} errors")
+    emulator.stop()
 
 
 if __name__ == "__main__":

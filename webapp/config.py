@@ -32,6 +32,18 @@ def _int(value: str | None, default: int, name: str) -> int:
         raise ConfigError(f"{name} must be a whole number of bytes, not {value!r}.") from exc
 
 
+def _number(value: str | None, default: float, name: str, *, minimum: float = 0) -> float:
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, not {value!r}.") from exc
+    if not number >= minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g}, not {value!r}.")
+    return number
+
+
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     """Build the config mapping: defaults, then the environment, then ``overrides``."""
     env = os.environ
@@ -48,6 +60,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         ),
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "SCHEDULER_ENABLED": _bool(env.get("SCHEDULER_ENABLED"), True),
+        # A card miss waits this long for Salesforce, then answers with what is known.
+        "SALESFORCE_CARD_BUDGET": _number(env.get("SALESFORCE_CARD_BUDGET"), 2.0, "SALESFORCE_CARD_BUDGET"),
+        "SALESFORCE_CARD_LOOKUPS": int(_number(env.get("SALESFORCE_CARD_LOOKUPS"), 4, "SALESFORCE_CARD_LOOKUPS", minimum=1)),
+        "SALESFORCE_CARD_WAITERS": int(_number(env.get("SALESFORCE_CARD_WAITERS"), 4, "SALESFORCE_CARD_WAITERS")),
         "ENCRYPTION_KEYS": env.get("ENCRYPTION_KEYS", ""),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         "LOG_FORMAT": env.get("LOG_FORMAT", "json"),

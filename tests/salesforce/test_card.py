@@ -14,6 +14,7 @@ from webapp.cache import SingleFlight
 from webapp.db import get_engine
 from webapp.integrations import card_cache
 from webapp.integrations import salesforce_card as card
+from webapp.integrations.live_lookups import LiveLookups
 from webapp.salesforce import soql
 from webapp.salesforce.errors import BadQuery
 
@@ -249,8 +250,11 @@ def test_another_workspace_never_gets_a_cached_card(connected, emulator, make_us
     assert contact["Title"] not in response.get_data(as_text=True)
 
 
-def _services(app, cache, flights):
-    return card.CardServices(engine=get_engine(app), vault=app.extensions["vault"], cache=cache, flights=flights)
+def _services(app, cache, flights, **lookups):
+    return card.CardServices(
+        engine=get_engine(app), vault=app.extensions["vault"], cache=cache, flights=flights,
+        lookups=LiveLookups(**{"waiters": 20, **lookups}),
+    )
 
 
 def _concurrent_lookups(app, services_list, email, n=20):
@@ -332,7 +336,7 @@ def test_when_salesforce_is_down_the_card_shows_the_synced_copy_as_of_its_age(co
     body = response.get_data(as_text=True)
     assert response.headers["X-Salesforce-Card"] == "shown"
     assert "Mirror Account" in body and "pill-lost" in body and "$12,345.00" in body
-    assert "as of 3 hours ago" in body
+    assert "Salesforce could not be reached; showing data synced 3 hours ago" in body
     # The copy is not cached: once Salesforce answers again, the live data comes back.
     emulator.app.emulator.set_faults(unavailable=0)
     assert connected.htmx_get(f"{CARD}?email=kept@mirror.test").headers["X-Salesforce-Card"] == "no-match"

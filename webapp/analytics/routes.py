@@ -1,10 +1,9 @@
-import csv
-import io
 from datetime import date
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from webapp import csvfile
 from webapp.analytics import charts, report
 from webapp.db import get_session
 from webapp.htmx import is_htmx
@@ -65,20 +64,20 @@ def index():
 def export_csv():
     query = _query(request.args)
     result = report.run(get_session(), current_user.workspace_id, query)
-    out = io.StringIO()
-    writer = csv.writer(out)
     label = report.DIMENSIONS[query.group_by].label
     unit = "business seconds" if query.business_hours else "seconds"
-    writer.writerow([label, "Received", "Sent", "Conversations", "Reply rate",
-                     f"Mean first response ({unit})", f"Median ({unit})", f"90th percentile ({unit})"])
-    for row in [*result.rows, result.total]:
-        writer.writerow([
+    header = [label, "Received", "Sent", "Conversations", "Reply rate",
+              f"Mean first response ({unit})", f"Median ({unit})", f"90th percentile ({unit})"]
+    rows = [
+        [
             row.value, row.received, row.sent, row.conversations,
             "" if row.reply_rate is None else f"{row.reply_rate:.4f}",
             *("" if v is None else round(v) for v in (row.mean, row.median, row.p90)),
-        ])
+        ]
+        for row in [*result.rows, result.total]
+    ]
     return Response(
-        out.getvalue(),
+        csvfile.render([header, *rows]),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="analytics-{query.group_by}.csv"'},
     )

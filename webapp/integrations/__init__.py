@@ -32,6 +32,13 @@ def card_slots(contact: Contact | None) -> list[CardSlot]:
 
 
 def init_app(app) -> None:
+    from webapp.integrations.live_lookups import LiveLookups
+
+    # Threads start on the first lookup, never here.
+    app.extensions["salesforce_lookups"] = LiveLookups(
+        workers=app.config["SALESFORCE_CARD_LOOKUPS"], waiters=app.config["SALESFORCE_CARD_WAITERS"]
+    )
+
     @app.context_processor
     def _salesforce_banner():
         """Admins see a banner on every page while Salesforce needs reconnecting."""

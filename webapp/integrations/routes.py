@@ -51,6 +51,8 @@ def card_services() -> card_service.CardServices:
         vault=current_app.extensions["vault"],
         cache=current_app.extensions["cache"],
         flights=current_app.extensions["single_flight"],
+        lookups=current_app.extensions["salesforce_lookups"],
+        budget=current_app.config["SALESFORCE_CARD_BUDGET"],
     )
 
 
@@ -59,6 +61,8 @@ def card_services() -> card_service.CardServices:
 def salesforce_card():
     """The card partial (a public contract: other inboxes may embed it)."""
     email = request.args.get("email", "")[:320]
+    attempt = request.args.get("attempt", "0")
+    attempt = min(int(attempt), card_service.PENDING_RETRIES) if attempt.isdigit() else 0
     refresh = request.args.get("refresh") == "1" and card_service.may_refresh(
         current_app.extensions["cache"], current_user.id
     )
@@ -67,15 +71,21 @@ def salesforce_card():
         result = card_service.lookup(card_services(), current_user.workspace_id, email, refresh=refresh)
     except card_service.BadEmail:
         result, status = card_service.CardResult(state="no-email"), 400
+    retry_in = card_service.retry_in(result, attempt)
     response = make_response(
         render_template(
             "partials/integrations/_salesforce_card.html",
             result=result,
             show_reason=current_user.is_admin,
             email=email,
+            retry_in=retry_in,
+            next_attempt=attempt + 1,
         ),
         status,
     )
     response.headers["X-Salesforce-Card"] = result.state
+    if retry_in:
+        # Salesforce is still answering; the lookup goes on and fills the cache meanwhile.
+        response.headers["X-Salesforce-Card-Retry-After"] = str(retry_in)
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -4,7 +4,9 @@ A lookup is at most two SOQL calls (the contact with its account's name, then th
 recent opportunities), cached per workspace and email for five minutes, misses included.
 Concurrent misses for one email wait for a single lookup. When Salesforce is slow, down or
 over its limit the card says so (or, once synced, shows the mirror's copy) and the page
-around it is unaffected.
+around it is unaffected: the lookup runs on a bounded pool of its own (``live_lookups``), the
+request waits for it only within a short budget, and a card answered before the lookup
+finished says so and asks the browser to come back (``pending``), by when the cache is filled.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from webapp.cache import SingleFlight
 from webapp.clock import as_utc, utcnow
 from webapp.crypto import Vault
 from webapp.integrations import card_cache
+from webapp.integrations.live_lookups import Late, LiveLookups, Saturated
 from webapp.integrations.salesforce_connection import NotConnected, client_for
 from webapp.models import SalesforceConnection
 from webapp.money import format_money
@@ -47,7 +50,7 @@ REASONS = {
 MAX_OPPORTUNITIES = 5
 MATCH_LIMIT = 50
 REFRESH_COOLDOWN = 10  # seconds between forced refreshes per user
-# The card must answer quickly: a short timeout and one quick retry, never a long wait.
+# The lookup runs off the request threads; these bound how long it holds a lookup slot.
 CARD_TIMEOUT = (3.0, 6.0)
 CARD_RETRY = RetryPolicy(attempts=2, base_delay=0.2, max_delay=0.5)
 
@@ -85,6 +88,7 @@ class CardResult:
     email: str | None = None
     card: CardData | None = None
     cached: bool = False
+    pending: bool = False  # answered before the live lookup finished; it goes on filling the cache
 
     @property
     def reason(self) -> str:
@@ -194,6 +198,8 @@ class CardServices:
     vault: Vault
     cache: BaseCache
     flights: SingleFlight
+    lookups: LiveLookups
+    budget: float = 2.0  # seconds a request waits for a live lookup
 
 
 def from_mirror(engine: Engine, workspace_id: int, email: str) -> CardData | None:
@@ -281,15 +287,32 @@ def lookup(services: CardServices, workspace_id: int, email: str, *, refresh: bo
         cached = services.cache.get(key)
         if cached is not None:
             return _decode(normalized, cached)
+    try:
+        flight = services.lookups.submit(key, lambda: _fill(services, org, workspace_id, normalized, key, refresh))
+        return services.lookups.wait(flight, services.budget)
+    except (Saturated, Late):
+        return _meanwhile(services, workspace_id, normalized)
+
+
+def _fill(services: CardServices, org: _Org, workspace_id: int, email: str, key: str, refresh: bool) -> CardResult:
+    """On the lookup pool: one live lookup per key across processes, and the cache filled."""
     with services.flights.hold(key):
         if not refresh:
             cached = services.cache.get(key)  # filled while we waited for the lookup in flight
             if cached is not None:
-                return _decode(normalized, cached)
-        result = _live(services, org, workspace_id, normalized)
+                return _decode(email, cached)
+        result = _live(services, org, workspace_id, email)
         if result.state in ("shown", "no-match") and not (result.card and result.card.from_mirror):
             services.cache.set(key, _encode(result), timeout=card_cache.TTL_SECONDS)
         return result
+
+
+def _meanwhile(services: CardServices, workspace_id: int, email: str) -> CardResult:
+    """What the card says while Salesforce is still answering: the synced copy, or unavailable."""
+    fallback = from_mirror(services.engine, workspace_id, email)
+    if fallback is not None:
+        return CardResult(state="shown", email=email, card=fallback, pending=True)
+    return CardResult(state="unavailable", email=email, pending=True)
 
 
 def _live(services: CardServices, org: _Org, workspace_id: int, email: str) -> CardResult:
@@ -310,6 +333,16 @@ def _live(services: CardServices, org: _Org, workspace_id: int, email: str) -> C
     if card is None:
         return CardResult(state="no-match", email=email)
     return CardResult(state="shown", email=email, card=card)
+
+
+PENDING_RETRIES = 3  # the browser asks again after 2, 4 and 8 seconds, then offers Retry
+
+
+def retry_in(result: CardResult, attempt: int) -> int | None:
+    """Seconds until the browser should ask again for a card answered before Salesforce did."""
+    if not result.pending or attempt >= PENDING_RETRIES:
+        return None
+    return 2 ** (attempt + 1)
 
 
 def may_refresh(cache: BaseCache, user_id: int) -> bool:
