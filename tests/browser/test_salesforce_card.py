@@ -58,3 +58,32 @@ def test_card_loads_with_pills_and_a_link(browser, live_server, seeded, app, dem
     expect(link).to_have_attribute("rel", re.compile("noopener"))
     page.screenshot(path=str(artifacts / "salesforce-card.png"))
     page.close()
+
+
+def test_a_slow_salesforce_card_says_so_then_fills_in_by_itself(browser, live_server, seeded, app, demo_emulator, artifacts):
+    store = demo_emulator.app.emulator.store
+    with session_scope(get_engine(app)) as session:
+        connection.save_setup(
+            session, app.extensions["vault"], 1,
+            connection.SetupInput(mode="client-credentials", environment="custom", url=demo_emulator.url,
+                                  client_id="emulator-client-id", client_secret="emulator-client-secret"),
+        )
+        conversation_id = None
+        for conv, email in session.execute(select(Conversation.id, Contact.email_normalized).join(Contact)).all():
+            if any((c.get("Email") or "").lower() == email and c.get("AccountId") for c in store.tables["Contact"].records):
+                conversation_id = conv
+                break
+    assert conversation_id
+    app.config["SALESFORCE_CARD_BUDGET"] = 0.3
+    demo_emulator.app.emulator.set_faults(latency_ms=2500)
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _sign_in(page, live_server)
+    page.goto(f"{live_server}/inbox/{conversation_id}")
+    waiting = page.locator("#card-salesforce[data-state='unavailable']")
+    expect(waiting).to_contain_text("still answering")
+    page.screenshot(path=str(artifacts / "salesforce-card-slow.png"))
+    # No reload, no click: the card asks again and shows the contact once Salesforce has answered.
+    expect(page.locator("#card-salesforce[data-state='shown']")).to_be_visible(timeout=20_000)
+    page.screenshot(path=str(artifacts / "salesforce-card-slow-filled.png"))
+    page.close()
