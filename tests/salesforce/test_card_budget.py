@@ -163,3 +163,16 @@ def test_a_slow_salesforce_does_not_starve_the_server(app, app_config, db, make_
         # Every card answered, none of them waited for Salesforce's six seconds either.
         assert [a.headers["X-Salesforce-Card"] for a in answers] == ["unavailable"] * 16
         assert _calls(emulator) == before
+
+
+def test_the_field_list_waits_for_a_slow_describe_only_within_the_budget(connected, emulator, app):
+    fields = "/settings/integrations/salesforce/sync/fields"
+    emulator.app.emulator.set_faults(latency_ms=1500)
+    before = _calls(emulator)
+    body = connected.htmx_get(fields).get_data(as_text=True)
+    assert _calls(emulator) == before
+    assert "Salesforce is slow to answer; try again in a moment." in body and "Try again" in body
+    _settle(app)
+    emulator.app.emulator.set_faults(latency_ms=0)
+    body = connected.htmx_get(fields).get_data(as_text=True)
+    assert 'name="Account"' in body and "Save fields" in body  # from the describes the first click fetched

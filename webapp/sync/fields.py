@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from webapp.integrations.live_lookups import Late, LiveLookups, Saturated
 from webapp.integrations.salesforce_connection import NotConnected, client_for
 from webapp.salesforce.client import RetryPolicy
 from webapp.salesforce.errors import SalesforceError
@@ -31,6 +32,7 @@ class ObjectFields:
 class FieldsForm:
     objects: list[ObjectFields]
     error: str | None = None
+    retry: bool = False
 
 
 def _choices(engine: Engine, vault, cache, workspace_id: int) -> dict[str, list[tuple[str, str]]]:
@@ -41,10 +43,17 @@ def _choices(engine: Engine, vault, cache, workspace_id: int) -> dict[str, list[
         raise Unreachable(f"Salesforce could not list the fields ({exc}).") from exc
 
 
-def form_view(session: Session, engine: Engine, vault, cache, workspace_id: int) -> FieldsForm:
+def form_view(session: Session, engine: Engine, vault, cache, workspace_id: int, *,
+              lookups: LiveLookups, budget: float) -> FieldsForm:
+    """The describes run on the lookup pool and are awaited only within the budget, so a slow
+    Salesforce costs this page a short wait, never a request thread for its whole timeout."""
     chosen = load_settings(session, workspace_id).extra_fields
     try:
-        choices = _choices(engine, vault, cache, workspace_id)
+        flight = lookups.submit(f"describe-fields:{workspace_id}", lambda: _choices(engine, vault, cache, workspace_id))
+        choices = lookups.wait(flight, budget)
+    except (Saturated, Late):
+        return FieldsForm([ObjectFields(o, [], chosen.get(o, [])) for o in EXTRA_OBJECTS],
+                          "Salesforce is slow to answer; try again in a moment.", retry=True)
     except Unreachable as exc:
         return FieldsForm([ObjectFields(o, [], chosen.get(o, [])) for o in EXTRA_OBJECTS], str(exc))
     return FieldsForm([ObjectFields(o, choices[o], chosen.get(o, [])) for o in EXTRA_OBJECTS])

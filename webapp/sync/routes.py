@@ -79,7 +79,9 @@ def schedule():
 @admin_required
 def fields():
     form = extra_fields.form_view(get_session(), get_engine(), current_app.extensions["vault"],
-                                  current_app.extensions["cache"], current_user.workspace_id)
+                                  current_app.extensions["cache"], current_user.workspace_id,
+                                  lookups=current_app.extensions["salesforce_lookups"],
+                                  budget=current_app.config["SALESFORCE_CARD_BUDGET"])
     return render_template("partials/sync/_fields.html", form=form)
 
 
