@@ -92,6 +92,16 @@ def test_revoked_refresh_token_means_reconnect_everywhere(connected, emulator, a
     assert 'id="salesforce-banner"' not in admin_client.get("/inbox").get_data(as_text=True)
 
 
+def test_a_401_right_after_a_refresh_marks_the_connection_everywhere(connected, emulator, admin_client):
+    emulator.app.emulator.set_faults(refuse_sessions=2)  # the call, then the retry with a fresh token
+    with pytest.raises(ReconnectNeeded):
+        _client(connected).count("SELECT COUNT() FROM Account")
+    conn = _conn(connected)
+    assert conn.state == "reconnect" and "even after a refresh" in conn.last_error
+    assert 'id="salesforce-banner"' in admin_client.get("/inbox").get_data(as_text=True)
+    assert "Reconnect needed" in admin_client.get("/settings/integrations/salesforce").get_data(as_text=True)
+
+
 def test_members_see_no_banner(connected, emulator, make_user):
     emulator.app.emulator.revoke_refresh_tokens()
     emulator.app.emulator.expire_sessions()

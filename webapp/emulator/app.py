@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import org
 from .cursors import Cursors
-from .errors import ApiError, OAuthError
+from .errors import ApiError, OAuthError, invalid_session
 from .faults import EDGE_502_PAGE, CallLog, Faults
 from .oauth import Tokens
 from .options import LATEST_VERSION, OLDEST_VERSION, EmulatorOptions
@@ -160,6 +160,9 @@ def _count_and_inject_faults():
     em.calls.record((request.endpoint or "unknown").rpartition(".")[2])
     if em.faults.take("edge_502"):
         return Response(EDGE_502_PAGE, 502, mimetype="text/html")
+    if request.path.startswith("/services/data/") and em.faults.take("refuse_sessions"):
+        # As when the session is locked to another IP or the user lost API access mid-session.
+        raise invalid_session()
     if em.faults.take("unavailable"):
         # Salesforce answers 503 when the instance is down for maintenance or overloaded.
         return json_response([{"message": "Server temporarily unavailable",

@@ -21,6 +21,7 @@ class Faults:
     unavailable: int = 0  # the next N calls answer 503
     edge_502: int = 0  # the next N calls answer the edge's HTML 502 page
     lock_rows: int = 0  # the next N write calls fail with UNABLE_TO_LOCK_ROW
+    refuse_sessions: int = 0  # the next N data API calls answer 401 INVALID_SESSION_ID, fresh token or not
 
     def update(self, **values) -> None:
         names = {f.name for f in fields(self)}
@@ -36,7 +37,7 @@ class Faults:
             setattr(self, name, value)
 
     def reset(self) -> None:
-        self.update(latency_ms=0, fail_after=None, unavailable=0, edge_502=0, lock_rows=0)
+        self.update(latency_ms=0, fail_after=None, unavailable=0, edge_502=0, lock_rows=0, refuse_sessions=0)
 
     def take(self, name: str) -> bool:
         """Use up one firing of a countdown fault; True when it fires now."""

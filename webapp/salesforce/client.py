@@ -168,7 +168,11 @@ class SalesforceClient:
                 status=status,
             )
         if status == 401:
-            raise ReconnectNeeded(f"Salesforce rejected the session even after a refresh: {message}", code=code, status=status)
+            reason = f"Salesforce rejected the session even after a refresh: {message}"
+            # A fresh token refused: the user lost API access or the app was blocked. Say so
+            # everywhere the connection's state shows, not only to this caller.
+            self.auth.store.reconnect_needed(reason)
+            raise ReconnectNeeded(reason, code=code, status=status)
         if code == "REQUEST_LIMIT_EXCEEDED":
             raise RateLimited(f"The org's Salesforce API limit is reached: {message}", code=code, status=status)
         if code in BAD_QUERY_CODES:
