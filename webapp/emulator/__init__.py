@@ -12,12 +12,15 @@ In-process state is `app.emulator` (an `app.Emulator`):
     .store                        the org: .store.tables["Contact"].records, .store.get(type, id)
     .expire_sessions()            every access token answers 401 INVALID_SESSION_ID from now on
     .revoke_refresh_tokens()      every refresh token answers invalid_grant from now on
-    .set_faults(latency_ms=, fail_after=, unavailable=, edge_502=, lock_rows=, refuse_sessions=)
+    .set_faults(latency_ms=, fail_after=, unavailable=, edge_502=, lock_rows=, refuse_sessions=,
+                after_commit_502=, after_commit_503=, after_commit_drop=)
                                   fail_after=N: 403 REQUEST_LIMIT_EXCEEDED once N API calls
                                   were made; unavailable/edge_502/lock_rows=N: the next N calls
                                   (writes, for lock_rows) fail with 503 / an HTML 502 page /
                                   UNABLE_TO_LOCK_ROW; refuse_sessions=N: the next N data API
                                   calls answer 401 INVALID_SESSION_ID even for a fresh token;
+                                  after_commit_502/_503/_drop=N: the next N writes are made,
+                                  then answered with an edge 502, a 503, or a dropped connection;
                                   latency_ms: added to every call
     .faults                       the faults in force (countdowns decrease as they fire)
     .calls["query"]               calls per endpoint name: authorize, token, revoke, userinfo,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -55,7 +56,9 @@ class Emulator:
         self.cursors = Cursors(options.max_cursors)
         self.faults = Faults(latency_ms=options.latency_ms, fail_after=options.fail_after,
                              unavailable=options.unavailable, edge_502=options.edge_502,
-                             lock_rows=options.lock_rows)
+                             lock_rows=options.lock_rows, refuse_sessions=options.refuse_sessions,
+                             after_commit_502=options.after_commit_502, after_commit_503=options.after_commit_503,
+                             after_commit_drop=options.after_commit_drop)
         self.calls = CallLog()
         self.api_used = 0
         first, last = int(float(OLDEST_VERSION)), int(float(LATEST_VERSION))
@@ -109,7 +112,39 @@ class _Serialized:
             if delay > 0:
                 time.sleep(delay / 1000)
         with self.emulator.lock:
-            return list(self.wsgi_app(environ, start_response))
+            if not _is_write(environ):
+                return list(self.wsgi_app(environ, start_response))
+            answered: list = []
+            body = list(self.wsgi_app(environ, lambda status, headers, exc_info=None: answered.append((status, headers))))
+            committed = answered and int(answered[0][0].split()[0]) < 400
+            faults = self.emulator.faults
+            if committed and faults.take("after_commit_drop"):
+                _drop(environ)
+                start_response("500 Dropped", [("Content-Length", "0")])
+                return []
+            if committed and faults.take("after_commit_502"):
+                start_response("502 Bad Gateway", [("Content-Type", "text/html")])
+                return [EDGE_502_PAGE.encode()]
+            if committed and faults.take("after_commit_503"):
+                start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+                return [b'[{"message":"Server temporarily unavailable","errorCode":"SERVER_UNAVAILABLE"}]']
+            start_response(*answered[0])
+            return body
+
+
+def _is_write(environ) -> bool:
+    return environ.get("REQUEST_METHOD") in ("POST", "PATCH", "DELETE", "PUT") and environ.get(
+        "PATH_INFO", "").startswith("/services/data/")
+
+
+def _drop(environ) -> None:
+    """Close the connection without an answer, as when a proxy or the network gives up."""
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 admin = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)

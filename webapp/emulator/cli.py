@@ -51,6 +51,13 @@ def _option(*decls, **kwargs):
 @_option("--edge-502", type=int, default=0, help="Answer the first N calls with an HTML 502.")
 @_option("--lock-rows", type=int, default=0,
          help="Fail the first N writes with UNABLE_TO_LOCK_ROW.")
+@_option("--refuse-sessions", type=int, default=0,
+         help="Answer the first N data API calls with 401 INVALID_SESSION_ID, even for fresh tokens.")
+@_option("--after-commit-502", type=int, default=0,
+         help="Make the first N writes, then answer them with an HTML 502.")
+@_option("--after-commit-503", type=int, default=0, help="Make the first N writes, then answer them with 503.")
+@_option("--after-commit-drop", type=int, default=0,
+         help="Make the first N writes, then drop the connection without an answer.")
 @_option("--cert", type=click.Path(exists=True, dir_okay=False), default=None,
          help="PEM certificate to serve https with (needs --key).")
 @_option("--key", type=click.Path(exists=True, dir_okay=False), default=None,

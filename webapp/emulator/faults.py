@@ -22,6 +22,11 @@ class Faults:
     edge_502: int = 0  # the next N calls answer the edge's HTML 502 page
     lock_rows: int = 0  # the next N write calls fail with UNABLE_TO_LOCK_ROW
     refuse_sessions: int = 0  # the next N data API calls answer 401 INVALID_SESSION_ID, fresh token or not
+    # The next N writes (POST, PATCH, DELETE) are committed, then answered with the edge's 502
+    # page, a 503, or not at all (the connection drops), as a real org can.
+    after_commit_502: int = 0
+    after_commit_503: int = 0
+    after_commit_drop: int = 0
 
     def update(self, **values) -> None:
         names = {f.name for f in fields(self)}
@@ -37,7 +42,8 @@ class Faults:
             setattr(self, name, value)
 
     def reset(self) -> None:
-        self.update(latency_ms=0, fail_after=None, unavailable=0, edge_502=0, lock_rows=0, refuse_sessions=0)
+        self.update(latency_ms=0, fail_after=None, unavailable=0, edge_502=0, lock_rows=0, refuse_sessions=0,
+                    after_commit_502=0, after_commit_503=0, after_commit_drop=0)
 
     def take(self, name: str) -> bool:
         """Use up one firing of a countdown fault; True when it fires now."""

@@ -46,3 +46,7 @@ class EmulatorOptions:
     unavailable: int = 0
     edge_502: int = 0
     lock_rows: int = 0
+    refuse_sessions: int = 0
+    after_commit_502: int = 0
+    after_commit_503: int = 0
+    after_commit_drop: int = 0

@@ -3,6 +3,8 @@
 Every call: a live token from the Authenticator; on 401 INVALID_SESSION_ID one refresh and one
 retry; bounded retries with backoff and jitter on 5xx, edge HTML pages, UNABLE_TO_LOCK_ROW and
 network errors; never on REQUEST_LIMIT_EXCEEDED; ``Sforce-Limit-Info`` read every time.
+A create (POST) is never sent twice blindly: Salesforce may have committed it before a 5xx, an
+edge page or a dropped connection, so those raise MaybeWritten and the caller looks it up.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import requests
 from webapp.salesforce.auth import Authenticator
 from webapp.salesforce.errors import (
     BadQuery,
+    MaybeWritten,
     NotFound,
     RateLimited,
     ReconnectNeeded,
@@ -61,6 +64,12 @@ def _errors(response: requests.Response) -> list[dict]:
     if isinstance(body, dict) and "errorCode" in body:
         return [body]
     return []
+
+
+def _refused(response: requests.Response) -> bool:
+    """Salesforce's own error saying the write was not made (a row lock rolls it back), so
+    even a create may be sent again. A 5xx or an edge page proves nothing of the kind."""
+    return any(e.get("errorCode") == "UNABLE_TO_LOCK_ROW" for e in _errors(response))
 
 
 def _is_html(response: requests.Response) -> bool:
@@ -110,6 +119,7 @@ class SalesforceClient:
         token = self.auth.token()
         refreshed = False
         attempt = 0
+        resendable = method == "GET" or retry_writes  # a read, or a write that is safe twice
         while True:
             try:
                 response = self.http.request(
@@ -122,10 +132,13 @@ class SalesforceClient:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 # A write that timed out may have happened; only retry reads and idempotent writes.
-                if attempt + 1 < self.retry.attempts and (method == "GET" or retry_writes):
+                if attempt + 1 < self.retry.attempts and resendable:
                     self.sleep(self.retry.delay(attempt))
                     attempt += 1
                     continue
+                if not resendable:
+                    raise MaybeWritten(f"Salesforce did not answer ({exc.__class__.__name__}); the write may have "
+                                       "been made, so it is looked up before it is sent again.") from exc
                 raise Unavailable(f"Salesforce did not answer ({exc.__class__.__name__}).") from exc
             self.calls += 1
             self._read_usage(response)
@@ -133,12 +146,12 @@ class SalesforceClient:
                 token = self.auth.renew(token)
                 refreshed = True
                 continue
-            if self._retryable(response) and attempt + 1 < self.retry.attempts:
+            if self._retryable(response) and attempt + 1 < self.retry.attempts and (resendable or _refused(response)):
                 self.sleep(self.retry.delay(attempt))
                 attempt += 1
                 continue
             if response.status_code >= 400 or _is_html(response):
-                self._raise(response)
+                self._raise(response, may_have_written=not (resendable or _refused(response)))
             return response
 
     def _retryable(self, response: requests.Response) -> bool:
@@ -155,12 +168,19 @@ class SalesforceClient:
             if self.on_usage:
                 self.on_usage(self.usage)
 
-    def _raise(self, response: requests.Response):
+    def _raise(self, response: requests.Response, *, may_have_written: bool = False):
         status = response.status_code
         errors = _errors(response)
         first = errors[0] if errors else {}
         code = first.get("errorCode")
         message = (first.get("message") or "").strip()
+        if may_have_written and (status >= 500 or status == 420 or _is_html(response)):
+            raise MaybeWritten(
+                f"Salesforce did not confirm the write (HTTP {status}{', ' + code if code else ''}); it may have "
+                "been made, so it is looked up before it is sent again.",
+                code=code,
+                status=status,
+            )
         if status >= 500 or status == 420 or _is_html(response) or code in RETRYABLE_CODES:
             raise Unavailable(
                 f"Salesforce is unavailable (HTTP {status}{', ' + code if code else ''}); try again later.",

@@ -36,6 +36,11 @@ class Unavailable(SalesforceError):
     """Salesforce could not be reached or kept failing (5xx, edge pages, timeouts)."""
 
 
+class MaybeWritten(Unavailable):
+    """A create got no clear answer (5xx, an edge page, a dropped connection): Salesforce may
+    have made it. Never sent again blindly; the outbox looks it up first."""
+
+
 class RequestFailed(SalesforceError):
     """Salesforce refused the request for another reason (validation, permissions, …)."""
 
