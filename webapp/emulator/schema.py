@@ -224,7 +224,7 @@ def build_schema(multi_currency: bool = False) -> dict[str, SObject]:
               id_lookup=True),
     ] + _currency(multi_currency) + tail, writable=True, children=[
         ("Contact", "AccountId", "Contacts"), ("Opportunity", "AccountId", "Opportunities"),
-        ("Task", "AccountId", "Tasks")]))
+        ("Task", "WhatId", "Tasks")]))
 
     objects.append(SObject("Contact", "Contact", "Contacts", "003", head + [
         _ref("AccountId", "Account ID", "Account", "Account"),
