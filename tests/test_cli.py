@@ -80,6 +80,18 @@ def test_demo_data_spans_months_with_both_directions_and_overlaps_the_emulator_o
     assert replies
 
 
+def test_demo_has_conversations_with_open_leads_of_the_emulator_org(app, db):
+    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+    org = generate_org(**DEMO_ORG)
+    open_leads = {r["Email"].lower() for r in org["Lead"] if r["Email"] and not r["IsConverted"] and not r["IsDeleted"]}
+    with db() as s:
+        rows = s.exec(select(Contact.email_normalized, Conversation.id).join(
+            Conversation, Conversation.contact_id == Contact.id)).all()
+    with_threads = {email for email, _ in rows if email in open_leads}
+    assert len(with_threads) >= 10
+    assert not with_threads & {c["Email"].lower() for c in org["Contact"] if c.get("Email")}
+
+
 def test_demo_is_deterministic_for_a_seed(tmp_path, app_config):
     from datetime import UTC, datetime
 

@@ -103,3 +103,28 @@ def test_errors_map_to_the_clients_exceptions(sf, emulator):
     with pytest.raises(SalesforceExpiredSession) as info:
         sf.query("SELECT Id FROM Contact")
     assert info.value.content == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+
+
+def test_email_logged_with_relations_and_the_org_without_enhanced_email(start_emulator, http, token_for):
+    emulator = start_emulator()
+    sf = Salesforce(instance_url=emulator.url, session_id=token_for(emulator.url), session=http)
+    assert sf.Lead.describe()["keyPrefix"] == "00Q"
+    lead = sf.query("SELECT Id, Email FROM Lead WHERE IsConverted = false AND Email != null LIMIT 1")["records"][0]
+    email = sf.EmailMessage.create({"Subject": "Hello", "TextBody": "Hi", "Status": "3", "Incoming": False,
+                                    "FromAddress": "maya@northwind.example", "ToAddress": lead["Email"],
+                                    "MessageDate": "2025-03-04T10:00:00Z"})
+    results = sf.restful("composite/sobjects", method="POST", json={"allOrNone": True, "records": [
+        {"attributes": {"type": "EmailMessageRelation"}, "EmailMessageId": email["id"],
+         "RelationId": lead["Id"], "RelationType": "ToAddress"}]})
+    assert results[0]["success"], results
+    task = sf.query(f"SELECT Who.Type, TaskSubtype FROM Task WHERE WhoId = '{lead['Id']}'")["records"][0]
+    assert (task["Who"]["Type"], task["TaskSubtype"]) == ("Lead", "Email")
+    with pytest.raises(SalesforceMalformedRequest) as bad_who:
+        sf.Task.create({"Subject": "x", "WhoId": sf.query("SELECT Id FROM Account LIMIT 1")["records"][0]["Id"]})
+    assert bad_who.value.content[0]["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
+    emulator.emulator.set_enhanced_email(False)
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.EmailMessage.describe()
+    with pytest.raises(SalesforceMalformedRequest) as query:
+        sf.query("SELECT Id FROM EmailMessage")
+    assert query.value.content[0]["errorCode"] == "INVALID_TYPE"

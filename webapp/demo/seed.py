@@ -2,7 +2,8 @@
 
 Deterministic for a given seed and day, and idempotent: a second run finds the workspace
 already seeded and changes nothing. Most contacts are people of the emulator's demo org,
-so the Salesforce card shows up on their conversations once the demo is connected.
+so the Salesforce card shows up on their conversations once the demo is connected; a few
+are open leads of that org, whose card shows the lead.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ ADMIN = ("admin@northwind.example", "demo-admin-password", "Alex Admin")
 MEMBER = ("agent@northwind.example", "demo-agent-password", "Maya Chen")
 INBOX_ONLY_CONTACTS = 60
 CONVERSATIONS = 420
+LEAD_CONTACTS = 12  # open leads of the emulator's demo org that write in, one thread each
 HISTORY_DAYS = 270
 # How long the team takes to answer, by the contact's account type (hours, min/max):
 # the analytics page can then show that Enterprise accounts are answered fastest.
@@ -69,6 +71,8 @@ def seed_demo(session: Session, *, seed: int = 7, now: datetime | None = None) -
     ).scalar_one()
     if not already:
         _seed(session, workspace.id, random.Random(seed), now or utcnow())
+        # Its own generator, so the threads above stay what they were before leads existed.
+        _seed_leads(session, workspace.id, random.Random(f"{seed}:leads"), now or utcnow())
     for (role, email, password), (_, _, name) in zip(logins, (ADMIN, MEMBER), strict=True):
         if session.execute(select(User.id).where(User.email == email)).first() is None:
             create_user(session, email=email, password=password, role=role, workspace=workspace, name=name)
@@ -118,6 +122,41 @@ def _people(rng: random.Random) -> list[_Person]:
         email = f"{first.lower()}.{last.lower()}{i}@{rng.choice(OUTSIDE_DOMAINS)}"
         people.append(_Person(f"{first} {last}", email, None, None, None, None))
     return people
+
+
+def _lead_people(org: dict) -> list[_Person]:
+    """Open (not converted) leads with an email, one person per email."""
+    people, seen = [], set()
+    for lead in org["Lead"]:
+        email = lead.get("Email")
+        if lead["IsDeleted"] or lead["IsConverted"] or not email or email.lower() in seen:
+            continue
+        seen.add(email.lower())
+        name = f"{lead.get('FirstName') or ''} {lead['LastName']}".strip()
+        people.append(_Person(name, email, lead.get("Phone"), lead.get("Title"), lead["Company"], None))
+    return people
+
+
+def _seed_leads(session: Session, workspace_id: int, rng: random.Random, now: datetime) -> None:
+    people = _lead_people(generate_org(**DEMO_ORG))
+    taken = set(session.execute(select(Contact.email_normalized).where(Contact.workspace_id == workspace_id)).scalars())
+    people = [p for p in people if p.email.lower() not in taken][:LEAD_CONTACTS]
+    for number, person in enumerate(people, start=CONVERSATIONS):
+        contact = Contact(
+            workspace_id=workspace_id,
+            name=person.name,
+            email=person.email,
+            email_normalized=person.email.lower(),
+            phone=person.phone,
+            title=person.title,
+            company=person.company,
+            created_at=now - timedelta(days=HISTORY_DAYS + 30),
+            updated_at=now - timedelta(days=HISTORY_DAYS + 30),
+        )
+        session.add(contact)
+        session.flush()
+        _conversation(session, workspace_id, rng, now, number, contact, person)
+    session.flush()
 
 
 def _seed(session: Session, workspace_id: int, rng: random.Random, now: datetime) -> None:

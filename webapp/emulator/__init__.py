@@ -31,10 +31,12 @@ In-process state is `app.emulator` (an `app.Emulator`):
                                   collections_create/update/delete/retrieve/upsert, limits
     .calls.snapshot(), .reset()   all counts; clear faults, counts and API usage
     .api_used                     the DailyApiRequests used so far
+    .set_enhanced_email(False)    the org without Enhanced Email: EmailMessage and
+                                  EmailMessageRelation are not available (`.enhanced_email`)
 
 The same over HTTP, outside Salesforce's paths: GET /_emulator/state, POST /_emulator/faults
 (JSON body of fault values), POST /_emulator/expire-sessions, POST /_emulator/revoke-refresh-tokens,
-GET /_emulator/calls, POST /_emulator/reset.
+GET /_emulator/calls, POST /_emulator/reset, POST /_emulator/enhanced-email ({"enabled": bool}).
 """
 
 from .app import Emulator, create_emulator_app

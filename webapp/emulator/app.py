@@ -44,9 +44,10 @@ class Emulator:
         self.org_id = org.ORG_ID
         data = org.generate_org(options.seed, options.accounts, options.contacts,
                                 options.opportunities, options.multi_currency,
-                                admin_username=options.username)
+                                admin_username=options.username, leads=options.leads)
         self.user_id = data["User"][0]["Id"]
         self.store = Store(build_schema(options.multi_currency), data, self.user_id)
+        self.store.set_enhanced_email(options.enhanced_email)
         if sum(len(rows) for rows in data.values()) > LARGE_ORG_ROWS:
             # A full collection would walk every record of a big org (100+ ms pauses in the
             # middle of query pages); move what exists now out of the collector's sight.
@@ -78,21 +79,34 @@ class Emulator:
         with self.lock:
             self.faults.update(**values)
 
+    def set_enhanced_email(self, enabled: bool) -> None:
+        """Turn the org's Enhanced Email on or off (EmailMessage and EmailMessageRelation)."""
+        with self.lock:
+            self.store.set_enhanced_email(enabled)
+
+    @property
+    def enhanced_email(self) -> bool:
+        return "EmailMessage" not in self.store.hidden
+
     def reset(self) -> None:
-        """Clear faults, call counts and API usage (the org's data stays as it is)."""
+        """Clear faults, call counts and API usage, and put the switches back to the options
+        (the org's data stays as it is)."""
         with self.lock:
             self.faults.reset()
             self.calls.reset()
             self.api_used = 0
+            self.store.set_enhanced_email(self.options.enhanced_email)
 
     def state(self) -> dict:
         opts = self.options
         return {"faults": self.faults.as_dict(), "calls": self.calls.snapshot(),
+                "switches": {"enhanced_email": self.enhanced_email},
                 "api_usage": {"used": self.api_used, "max": opts.api_daily_limit},
                 "options": {"client_id": opts.client_id, "username": opts.username,
                             "redirect_uris": opts.redirect_uris, "seed": opts.seed,
                             "accounts": opts.accounts, "contacts": opts.contacts,
                             "opportunities": opts.opportunities,
+                            "leads": len(self.store.tables["Lead"].records),
                             "multi_currency": opts.multi_currency,
                             "session_seconds": opts.session_seconds,
                             "rotate_refresh_tokens": opts.rotate_refresh_tokens}}
@@ -162,6 +176,16 @@ def admin_faults():
     except (TypeError, ValueError) as exc:
         return json_response({"error": str(exc)}, 400)
     return json_response(current_app.emulator.faults.as_dict())
+
+
+@admin.post("/enhanced-email")
+def admin_enhanced_email():
+    body = request.get_json(force=True, silent=True)
+    enabled = body.get("enabled") if isinstance(body, dict) else None
+    if not isinstance(enabled, bool):
+        return json_response({"error": 'send {"enabled": true} or {"enabled": false}'}, 400)
+    current_app.emulator.set_enhanced_email(enabled)
+    return json_response({"enhanced_email": current_app.emulator.enhanced_email})
 
 
 @admin.post("/expire-sessions")

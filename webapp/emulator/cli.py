@@ -10,7 +10,7 @@ import ssl
 import click
 from werkzeug.serving import make_server
 
-from . import create_emulator_app
+from . import create_emulator_app, org
 from .options import DEFAULT_REDIRECT_URIS, EmulatorOptions
 
 DEFAULTS = EmulatorOptions()
@@ -36,8 +36,12 @@ def _option(*decls, **kwargs):
 @_option("--contacts", type=int, default=DEFAULTS.contacts, help="Contacts to generate.")
 @_option("--opportunities", type=int, default=DEFAULTS.opportunities,
          help="Opportunities to generate.")
+@_option("--leads", type=click.IntRange(min=0), default=None,
+         help="Leads to generate (default: one for every six contacts).")
 @_option("--multi-currency/--single-currency", default=False,
          help="Turn on multi-currency (CurrencyIsoCode, CurrencyType).")
+@_option("--enhanced-email/--no-enhanced-email", default=True,
+         help="Enhanced Email: EmailMessage and EmailMessageRelation are available.")
 @_option("--latency-ms", type=int, default=0, help="Delay added to every API call.")
 @_option("--session-seconds", type=int, default=DEFAULTS.session_seconds,
          help="Access-token lifetime.")
@@ -98,7 +102,9 @@ def describe(url: str, options: EmulatorOptions) -> str:
         f"  Redirect URIs:          {', '.join(options.redirect_uris)}",
         f"  Org:                    seed {options.seed}, {options.accounts} accounts, "
         f"{options.contacts} contacts, {options.opportunities} opportunities, "
-        f"{'multi' if options.multi_currency else 'single'}-currency",
+        f"{org.lead_count(options.contacts, options.leads)} leads, "
+        f"{'multi' if options.multi_currency else 'single'}-currency; Enhanced Email "
+        f"{'on' if options.enhanced_email else 'off'}",
         f"  Sessions:               {options.session_seconds} s; refresh-token rotation "
         f"{'on' if options.rotate_refresh_tokens else 'off'}; "
         f"{options.api_daily_limit} API calls a day",

@@ -129,8 +129,7 @@ def collections_delete(version: str):
 
     def delete(record_id, dry_run):
         normalized = normalize_id(record_id)
-        table = next((t for t in store.tables.values()
-                      if normalized and normalized.startswith(t.sobject.key_prefix)), None)
+        table = store.table_for_id(normalized)
         if table is None:
             raise ApiError(400, "MALFORMED_ID", f"malformed id {record_id}")
         target = _existing(table, record_id)

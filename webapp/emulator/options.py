@@ -30,7 +30,9 @@ class EmulatorOptions:
     accounts: int = org.DEMO_ORG["accounts"]
     contacts: int = org.DEMO_ORG["contacts"]
     opportunities: int = org.DEMO_ORG["opportunities"]
+    leads: int | None = None  # None: one lead for every six contacts
     multi_currency: bool = False
+    enhanced_email: bool = True  # EmailMessage and EmailMessageRelation exist (most orgs)
     latency_ms: int = 0
     session_seconds: int = 7200  # access-token lifetime; Salesforce's default session timeout
     rotate_refresh_tokens: bool = False

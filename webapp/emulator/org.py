@@ -55,6 +55,17 @@ OPPORTUNITY_TYPES = [
     "Existing Customer - Downgrade",
 ]
 SALUTATIONS = ["Mr.", "Ms.", "Mrs.", "Dr.", "Prof."]
+# The default values of a new org's Lead and Task picklists.
+LEAD_STATUSES = ["Open - Not Contacted", "Working - Contacted", "Closed - Converted",
+                 "Closed - Not Converted"]
+LEAD_CONVERTED_STATUS = "Closed - Converted"
+TASK_STATUSES = ["Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"]
+TASK_CLOSED_STATUSES = {"Completed"}
+TASK_PRIORITIES = ["High", "Normal", "Low"]
+TASK_SUBTYPES = ["Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"]
+EMAIL_STATUSES = [("0", "New"), ("1", "Read"), ("2", "Replied"), ("3", "Sent"), ("4", "Forwarded"),
+                  ("5", "Draft")]
+EMAIL_DRAFT = "5"
 CURRENCIES = [  # (IsoCode, ConversionRate to the corporate currency, DecimalPlaces)
     ("USD", 1.0, 2), ("EUR", 0.92, 2), ("GBP", 0.79, 2), ("JPY", 151.3, 0), ("CAD", 1.36, 2),
 ]
@@ -173,9 +184,15 @@ def _stamps(record: dict, created: datetime, modified: datetime, user_id: str) -
     return record
 
 
+def lead_count(contacts: int, leads: int | None) -> int:
+    """Leads of an org: as asked, else one for every six contacts."""
+    return contacts // 6 if leads is None else leads
+
+
 def generate_org(seed: int, accounts: int, contacts: int, opportunities: int,
                  multi_currency: bool = False, *, now: datetime | None = None,
-                 admin_username: str = DEFAULT_USERNAME) -> dict[str, list[dict]]:
+                 admin_username: str = DEFAULT_USERNAME,
+                 leads: int | None = None) -> dict[str, list[dict]]:
     """Build a whole org: {sObject name: [record dict, ...]} (see the module docstring)."""
     rng = random.Random(seed)
     now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
@@ -197,6 +214,11 @@ def generate_org(seed: int, accounts: int, contacts: int, opportunities: int,
     org["Contact"] = _contacts(rng, now, contacts, org["Account"], rep_ids, ccy)
     org["Opportunity"], org["OpportunityHistory"] = _opportunities(
         rng, now, opportunities, org["Account"], rep_ids, multi_currency)
+    # Leads draw from their own generator, so the records above are the same with or
+    # without them.
+    org["Lead"] = _leads(random.Random(f"{seed}:leads"), now, lead_count(contacts, leads),
+                         org["Contact"], org["Account"], rep_ids, ccy)
+    org["Task"], org["EmailMessage"], org["EmailMessageRelation"] = [], [], []
     return org
 
 
@@ -340,6 +362,72 @@ def _contacts(rng: random.Random, now: datetime, count: int, accounts: list[dict
         records.append(record)
     for record in records[13::83]:
         _delete(rng, now, record)
+    return records
+
+
+def _leads(rng: random.Random, now: datetime, count: int, contacts: list[dict],
+           accounts: list[dict], rep_ids: list[str], ccy) -> list[dict]:
+    """Prospects: emails no contact has, a converted lead every seventh (pointing at a live
+    contact and its account), pairs of leads sharing one email, a few without an email and
+    a few soft-deleted."""
+    taken = {c["Email"].lower() for c in contacts if c.get("Email")}
+    convertible = [c for c in contacts if not c["IsDeleted"] and c.get("AccountId")]
+    account_by_id = {a["Id"]: a for a in accounts}
+    used_companies = {" ".join(a["Name"].split()[:2]) for a in accounts}
+    statuses = [s for s in LEAD_STATUSES if s != LEAD_CONVERTED_STATUS]
+    records: list[dict] = []
+
+    def fresh(address: str) -> str:
+        local, _, domain = address.partition("@")
+        n = 1
+        while address.lower() in taken:
+            n += 1
+            address = f"{local}{n}@{domain}"
+        taken.add(address.lower())
+        return address
+
+    for i in range(count):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        company = _company_name(rng, used_companies)
+        domain = _slug(company.rsplit(" ", 1)[0] if company.split(" ")[-1] in COMPANY_SUFFIXES
+                       else company) + rng.choice([".com", ".io", ".net"])
+        converted = i % 7 == 3 and bool(convertible)
+        contact = rng.choice(convertible) if converted else None
+        if contact:
+            first, last = contact.get("FirstName") or first, contact["LastName"]
+            company = account_by_id[contact["AccountId"]]["Name"]
+        local = f"{_slug(first)}.{_slug(last)}" if rng.random() < 0.7 else _slug(first)
+        email = fresh(f"{local}@{domain}")
+        if i % 25 == 12 and records and records[-1]["Email"]:
+            email = records[-1]["Email"]  # a duplicate lead: same person, same email
+        if i % 31 == 29:
+            email = None
+        created = _at(now, rng, 1, 400)
+        modified = min(now, created + timedelta(seconds=int(rng.uniform(0, 60) * 86400)))
+        city, state, country = rng.choice(CITIES)
+        record = _stamps({
+            "Id": make_id("00Q", i + 1), "IsDeleted": False,
+            "Salutation": rng.choice(SALUTATIONS), "FirstName": first, "LastName": last,
+            "Name": f"{first} {last}", "Title": rng.choice(TITLES), "Company": company,
+            "Email": email, "Phone": _phone(rng),
+            "MobilePhone": _phone(rng) if rng.random() < 0.3 else None,
+            "Website": f"https://www.{domain}", "City": city, "State": state,
+            "Country": country, "LeadSource": rng.choice(LEAD_SOURCES),
+            "Status": LEAD_CONVERTED_STATUS if contact else rng.choices(
+                statuses, weights=[5, 4, 2])[0],
+            "Industry": rng.choice(INDUSTRIES), "Rating": rng.choice(["Hot", "Warm", "Cold"]),
+            "NumberOfEmployees": rng.randint(5, 5000), "Description": None,
+            "OwnerId": rng.choice(rep_ids), "IsConverted": contact is not None,
+            "ConvertedDate": modified.date() if contact else None,
+            "ConvertedAccountId": contact["AccountId"] if contact else None,
+            "ConvertedContactId": contact["Id"] if contact else None,
+            "ConvertedOpportunityId": None, "IsUnreadByOwner": False,
+            **ccy(CORPORATE_CURRENCY),
+        }, created, modified, rng.choice(rep_ids))
+        records.append(record)
+    for record in records[16::89]:
+        if not record["IsConverted"]:
+            _delete(rng, now, record)
     return records
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from . import soql as q
-from .schema import ID_TYPES, NUMBER_TYPES, STRING_TYPES, Field, SObject
+from .schema import ID_TYPES, NAME_OBJECT, NUMBER_TYPES, STRING_TYPES, Field, SObject
 from .soql import SoqlError, error_at
 from .store import Store, Table, normalize_id
 
@@ -55,7 +55,7 @@ def _formatter(f: Field):
 class Node:
     """One object in the rendered record: its own fields and its parent relationships."""
     sobject: SObject
-    items: list  # (key, field name, formatter) or (key, fk field name, Table, Node)
+    items: list  # (key, field name, formatter) or (key, fk field name, parents by id, Node)
     renderers: dict = field(default_factory=dict)  # API version -> compiled render function
 
 
@@ -143,7 +143,7 @@ class Binder:
                                "reference your WSDL or the describe call for the appropriate names.",
                                "INVALID_FIELD")
             chain.append(ref)
-            obj = self.store.schema[ref.reference_to[0]]
+            obj = self.store.parent_sobject(ref)
         f = obj.field(parts[-1])
         if f is None:
             raise error_at(self.text, path.pos, f"No such column '{parts[-1]}' on entity "
@@ -156,7 +156,7 @@ class Binder:
         name = chain[-1].name
         get = lambda r: r.get(name)  # noqa: E731
         for ref in reversed(chain[:-1]):
-            parents = self.store.tables[ref.reference_to[0]].by_id
+            parents = self.store.parents(ref)
             get = (lambda inner, fk, parents: lambda r: (
                 None if (p := parents.get(r.get(fk))) is None else inner(p)))(get, ref.name, parents)
         return get
@@ -167,9 +167,8 @@ class Binder:
             child = next((item[3] for item in node.items if len(item) == 4 and item[0] == key),
                          None)
             if child is None:
-                target = self.store.tables[ref.reference_to[0]]
-                child = Node(target.sobject, [])
-                node.items.append((key, ref.name, target, child))
+                child = Node(self.store.parent_sobject(ref), [])
+                node.items.append((key, ref.name, self.store.parents(ref), child))
             node = child
         f = chain[-1]
         node.items.append((f.name, f.name, _formatter(f)))
@@ -387,8 +386,13 @@ def renderer(node: Node, version: str):
 
 def _compile_renderer(node: Node, version: str):
     env, parts = {}, []
-    url = f"/services/data/v{version}/sobjects/{node.sobject.name}/"
-    parts.append(f"'attributes': {{'type': {node.sobject.name!r}, 'url': {url!r} + r['Id']}}")
+    if node.sobject is NAME_OBJECT:
+        # A polymorphic parent says "Name" but links to the record's own type.
+        base = f"/services/data/v{version}/sobjects/"
+        parts.append(f"'attributes': {{'type': 'Name', 'url': {base!r} + r['Type'] + '/' + r['Id']}}")
+    else:
+        url = f"/services/data/v{version}/sobjects/{node.sobject.name}/"
+        parts.append(f"'attributes': {{'type': {node.sobject.name!r}, 'url': {url!r} + r['Id']}}")
     for n, item in enumerate(node.items):
         if len(item) == 3:
             key, field_name, fmt = item
@@ -398,8 +402,8 @@ def _compile_renderer(node: Node, version: str):
                 env[f"f{n}"] = fmt
                 parts.append(f"{key!r}: None if (v := g({field_name!r})) is None else f{n}(v)")
         else:
-            key, fk, target, child = item
-            env[f"t{n}"], env[f"c{n}"] = target.by_id, renderer(child, version)
+            key, fk, parents, child = item
+            env[f"t{n}"], env[f"c{n}"] = parents, renderer(child, version)
             parts.append(f"{key!r}: None if (p := t{n}.get(g({fk!r}))) is None else c{n}(p)")
     source = "def render(r):\n    g = r.get\n    return {" + ", ".join(parts) + "}\n"
     exec(compile(source, f"<render {node.sobject.name}>", "exec"), env)

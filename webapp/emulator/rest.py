@@ -205,7 +205,7 @@ def location(version: str, sobject: str, record_id: str) -> str:
 def describe_global(version: str):
     em = emulator()
     return json_response({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": [
-        s.summary(version) for s in em.store.schema.values()]})
+        s.summary(version) for s in em.store.visible()]})
 
 
 @bp.get(V + "/sobjects/<sobject>/", endpoint="sobject_info")

@@ -32,6 +32,8 @@ class Field:
     custom: bool = False
     name_field: bool = False
     picklist: list[str] = dc_field(default_factory=list)
+    picklist_labels: dict[str, str] = dc_field(default_factory=dict)  # value -> label, if differ
+    default: object = None  # the value a defaulted field gets on create when none is sent
     restricted: bool = False
     reference_to: list[str] = dc_field(default_factory=list)
     relationship_name: str | None = None
@@ -42,6 +44,11 @@ class Field:
     @property
     def required_on_create(self) -> bool:
         return self.createable and not self.nillable and not self.defaulted
+
+    @property
+    def polymorphic(self) -> bool:
+        """A lookup to one of several objects (Task.WhoId: Contact or Lead)."""
+        return len(self.reference_to) > 1
 
     @property
     def filterable(self) -> bool:
@@ -66,9 +73,11 @@ class Field:
             "mask": None, "maskType": None, "name": self.name, "nameField": self.name_field,
             "namePointing": False, "nillable": self.nillable, "permissionable": self.nillable,
             "picklistValues": [
-                {"active": True, "defaultValue": False, "label": v, "validFor": None, "value": v}
+                {"active": True, "defaultValue": v == self.default,
+                 "label": self.picklist_labels.get(v, v),
+                 "validFor": None, "value": v}
                 for v in self.picklist],
-            "polymorphicForeignKey": False, "precision": self.precision,
+            "polymorphicForeignKey": self.polymorphic, "precision": self.precision,
             "queryByDistance": False, "referenceTargetField": None,
             "referenceTo": list(self.reference_to), "relationshipName": self.relationship_name,
             "relationshipOrder": None, "restrictedDelete": False,
@@ -148,6 +157,11 @@ def _ref(name, label, target, rel, **kw):
     return Field(name, "reference", label, 18, reference_to=[target], relationship_name=rel, **kw)
 
 
+def _poly(name, label, targets, rel, **kw):
+    return Field(name, "reference", label, 18, reference_to=list(targets), relationship_name=rel,
+                 **kw)
+
+
 def _pick(name, label, values, **kw):
     return Field(name, "picklist", label, 255, picklist=list(values), **kw)
 
@@ -209,7 +223,8 @@ def build_schema(multi_currency: bool = False) -> dict[str, SObject]:
         _text("External_Id__c", "External Id", custom=True, unique=True, external_id=True,
               id_lookup=True),
     ] + _currency(multi_currency) + tail, writable=True, children=[
-        ("Contact", "AccountId", "Contacts"), ("Opportunity", "AccountId", "Opportunities")]))
+        ("Contact", "AccountId", "Contacts"), ("Opportunity", "AccountId", "Opportunities"),
+        ("Task", "WhatId", "Tasks")]))
 
     objects.append(SObject("Contact", "Contact", "Contacts", "003", head + [
         _ref("AccountId", "Account ID", "Account", "Account"),
@@ -226,7 +241,8 @@ def build_schema(multi_currency: bool = False) -> dict[str, SObject]:
         _owner(),
         _text("External_Id__c", "External Id", custom=True, unique=True, external_id=True,
               id_lookup=True),
-    ] + _currency(multi_currency) + tail, writable=True))
+    ] + _currency(multi_currency) + tail, writable=True, children=[
+        ("Task", "WhoId", "Tasks")]))
 
     objects.append(SObject("Opportunity", "Opportunity", "Opportunities", "006", head + [
         _ref("AccountId", "Account ID", "Account", "Account"),
@@ -250,7 +266,10 @@ def build_schema(multi_currency: bool = False) -> dict[str, SObject]:
         _text("Inbox_Deal_Id__c", "Inbox Deal Id", custom=True, unique=True, external_id=True,
               id_lookup=True),
     ] + _currency(multi_currency) + tail, writable=True, children=[
-        ("OpportunityHistory", "OpportunityId", "OpportunityHistories")]))
+        ("OpportunityHistory", "OpportunityId", "OpportunityHistories"),
+        ("Task", "WhatId", "Tasks")]))
+
+    objects += _activity_objects(multi_currency)
 
     head, tail = _system(modified=False)
     objects.append(SObject("OpportunityHistory", "Opportunity History", "Opportunity History",
@@ -311,3 +330,121 @@ def build_schema(multi_currency: bool = False) -> dict[str, SObject]:
             Field("IsActive", "boolean", "Active"), Field("IsCorporate", "boolean", "Corporate"),
         ]] + tail))
     return {o.name: o for o in objects}
+
+
+# Enhanced Email's objects: without it (an org that never turned it on) they are not there.
+ENHANCED_EMAIL_OBJECTS = ("EmailMessage", "EmailMessageRelation")
+WHO_TARGETS = ["Contact", "Lead"]
+WHAT_TARGETS = ["Account", "Opportunity"]
+RELATION_TARGETS = ["Contact", "Lead", "User"]
+
+
+def _activity_objects(multi_currency: bool) -> list[SObject]:
+    """Lead, Task, EmailMessage and EmailMessageRelation, as the Object Reference lists them."""
+    head, tail = _system()
+    lead = SObject("Lead", "Lead", "Leads", "00Q", head + [
+        _pick("Salutation", "Salutation", org.SALUTATIONS),
+        _text("FirstName", "First Name", 40), _text("LastName", "Last Name", 80, nillable=False),
+        _ro(_text("Name", "Full Name", 121, nillable=False, name_field=True)),
+        _text("Title", "Title", 128), _text("Company", "Company", 255, nillable=False),
+        _text("Email", "Email", 80, type="email", id_lookup=True),
+        _text("Phone", "Phone", 40, type="phone"),
+        _text("MobilePhone", "Mobile Phone", 40, type="phone"),
+        _text("Website", "Website", type="url"),
+        _text("City", "City", 40), _text("State", "State/Province", 80),
+        _text("Country", "Country", 80),
+        _pick("LeadSource", "Lead Source", org.LEAD_SOURCES),
+        # A standard picklist: Salesforce does not restrict it, the org's values are a default.
+        _pick("Status", "Status", org.LEAD_STATUSES, nillable=False, defaulted=True,
+              default=org.LEAD_STATUSES[0]),
+        _pick("Industry", "Industry", org.INDUSTRIES),
+        _pick("Rating", "Rating", ["Hot", "Warm", "Cold"]),
+        Field("NumberOfEmployees", "int", "Employees", precision=8),
+        _text("Description", "Description", 32000, type="textarea", long_text=True),
+        _owner(),
+        # Create and defaulted, never update: conversion sets it.
+        Field("IsConverted", "boolean", "Converted", nillable=False, defaulted=True,
+              updateable=False, default=False),
+        _ro(Field("ConvertedDate", "date", "Converted Date")),
+        _ro(_ref("ConvertedAccountId", "Converted Account ID", "Account", "ConvertedAccount")),
+        _ro(_ref("ConvertedContactId", "Converted Contact ID", "Contact", "ConvertedContact")),
+        _ro(_ref("ConvertedOpportunityId", "Converted Opportunity ID", "Opportunity",
+                 "ConvertedOpportunity")),
+        _ro(Field("IsUnreadByOwner", "boolean", "Unread By Owner", nillable=False,
+                  defaulted=True, default=False)),
+    ] + _currency(multi_currency) + tail, writable=True, children=[("Task", "WhoId", "Tasks")])
+
+    task = SObject("Task", "Task", "Tasks", "00T", head + [
+        _poly("WhoId", "Name ID", WHO_TARGETS, "Who"),
+        _poly("WhatId", "Related To ID", WHAT_TARGETS, "What"),
+        _ro(_ref("AccountId", "Account ID", "Account", "Account")),
+        _text("Subject", "Subject", type="combobox"),
+        Field("ActivityDate", "date", "Due Date Only"),
+        _pick("Status", "Status", org.TASK_STATUSES, nillable=False, defaulted=True,
+              default="Not Started"),
+        _pick("Priority", "Priority", org.TASK_PRIORITIES, nillable=False, defaulted=True,
+              default="Normal"),
+        _ro(Field("IsHighPriority", "boolean", "High Priority", nillable=False, defaulted=True,
+                  default=False)),
+        _ro(Field("IsClosed", "boolean", "Closed", nillable=False, defaulted=True,
+                  default=False)),
+        # Set when the task is created, never changed after.
+        _pick("TaskSubtype", "Task Subtype", org.TASK_SUBTYPES, restricted=True,
+              updateable=False),
+        _pick("Type", "Type", ["Call", "Email", "Meeting", "Other"]),
+        _text("Description", "Description", 32000, type="textarea", long_text=True),
+        Field("CompletedDateTime", "datetime", "Completed Date Time", createable=False,
+              updateable=False),
+        _owner(),
+    ] + _currency(multi_currency) + tail, writable=True)
+
+    email = SObject("EmailMessage", "Email Message", "Email Messages", "02s", head + [
+        _poly("RelatedToId", "Related To ID", WHAT_TARGETS, "RelatedTo"),
+        _ro(_ref("ActivityId", "Activity ID", "Task", "Activity")),
+        _text("FromAddress", "From Address", 255, type="email"),
+        _text("FromName", "From Name", 1000),
+        _text("ToAddress", "To Address", 4000), _text("CcAddress", "CC Address", 4000),
+        _text("BccAddress", "BCC Address", 4000),
+        _text("Subject", "Subject", 3000),
+        _text("TextBody", "Text Body", 131072, type="textarea", long_text=True),
+        _text("HtmlBody", "HTML Body", 131072, type="textarea", long_text=True),
+        _text("Headers", "Headers", 32000, type="textarea", long_text=True),
+        Field("MessageDate", "datetime", "Message Date"),
+        Field("Incoming", "boolean", "Is Incoming", nillable=False, defaulted=True,
+              default=False),
+        _pick("Status", "Status", [v for v, _ in org.EMAIL_STATUSES], nillable=False,
+              restricted=True, picklist_labels=dict(org.EMAIL_STATUSES)),
+        _text("MessageIdentifier", "Message ID", 255),
+        _text("ThreadIdentifier", "Thread ID", 255),
+        Field("IsExternallyVisible", "boolean", "Externally Visible", nillable=False,
+              defaulted=True, default=False),
+        _ro(Field("HasAttachment", "boolean", "Has Attachment", nillable=False, defaulted=True,
+                  default=False)),
+    ] + tail, writable=True, children=[
+        ("EmailMessageRelation", "EmailMessageId", "EmailMessageRelations")])
+
+    relation = SObject("EmailMessageRelation", "Email Message Relation",
+                       "Email Message Relations", "0EM", head + [
+        Field("EmailMessageId", "reference", "Email Message ID", 18, nillable=False,
+              updateable=False, reference_to=["EmailMessage"], relationship_name="EmailMessage"),
+        _poly("RelationId", "Relation ID", RELATION_TARGETS, "Relation"),
+        _text("RelationAddress", "Relation Address", 255, updateable=False),
+        _ro(_text("RelationObjectType", "Relation Object Type", 40)),
+        _pick("RelationType", "Relation Type", ["ToAddress", "CcAddress", "BccAddress",
+                                                "FromAddress"],
+              nillable=False, restricted=True, updateable=False),
+    ] + tail, writable=True)
+    return [lead, task, email, relation]
+
+
+# The pseudo-object a polymorphic lookup resolves to in SOQL (Task.Who.Name): a few common
+# fields of whichever record the id points at, and its Type.
+NAME_OBJECT = SObject("Name", "Name", "Names", "", [
+    Field("Id", "id", "Record ID", 18, nillable=False, createable=False, updateable=False),
+    _text("Name", "Name", 255), _text("Type", "Type", 40), _text("Email", "Email", 80,
+                                                                 type="email"),
+    _text("FirstName", "First Name", 40), _text("LastName", "Last Name", 80),
+    _text("Title", "Title", 128), _text("Phone", "Phone", 40, type="phone"),
+    _text("Alias", "Alias", 8), _text("Username", "Username", 80),
+    Field("IsActive", "boolean", "Active"),
+])

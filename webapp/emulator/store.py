@@ -13,12 +13,15 @@ from datetime import UTC, date, datetime
 
 from . import org
 from .errors import ApiError
-from .schema import ID_TYPES, NUMBER_TYPES, STRING_TYPES, Field, SObject
+from .schema import (ENHANCED_EMAIL_OBJECTS, ID_TYPES, NAME_OBJECT, NUMBER_TYPES, STRING_TYPES,
+                     Field, SObject)
 
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?$")
 _AUTO_INDEX_SKIP = {"OwnerId", "CreatedById", "LastModifiedById"}
 _HISTORY_FIELDS = ("StageName", "Amount", "CloseDate", "Probability")
+# What a sent (not Draft) EmailMessage still lets you change.
+_EMAIL_UPDATABLE_AFTER_DRAFT = {"IsExternallyVisible"}
 
 
 def normalize_id(value: str) -> str | None:
@@ -171,11 +174,42 @@ class Store:
                     self.deleted_at[record["Id"]] = record["SystemModstamp"]
         self.stages = {r["ApiName"]: r for r in self.tables["OpportunityStage"].records}
         self.validation_rules: list = []  # customize.ValidationRule, checked on every save
+        self.hidden: set[str] = set()  # objects this org does not have (Enhanced Email off)
         for record in self.tables["Account"].records:
             record["BillingAddress"] = billing_address(record)
 
     def table(self, name: str) -> Table | None:
-        return self._by_lower.get(name.lower())
+        table = self._by_lower.get(name.lower())
+        return None if table is None or table.sobject.name in self.hidden else table
+
+    def set_enhanced_email(self, enabled: bool) -> None:
+        """Without Enhanced Email the org has no EmailMessage outside cases, and this org has
+        no cases: the objects disappear from describe, the sObject API and SOQL. Their records
+        stay, as Salesforce keeps them when the setting is turned off and on again."""
+        if enabled:
+            self.hidden.difference_update(ENHANCED_EMAIL_OBJECTS)
+        else:
+            self.hidden.update(ENHANCED_EMAIL_OBJECTS)
+
+    def visible(self) -> list[SObject]:
+        return [s for name, s in self.schema.items() if name not in self.hidden]
+
+    def table_for_id(self, record_id: str | None) -> Table | None:
+        """The available table whose key prefix starts the id."""
+        if not record_id:
+            return None
+        return next((t for t in self.tables.values() if t.sobject.name not in self.hidden
+                     and record_id.startswith(t.sobject.key_prefix)), None)
+
+    def parents(self, ref: Field):
+        """What a lookup's id resolves to in SOQL: the target's records by id, or for a
+        polymorphic lookup the Name view of whichever record the id points at."""
+        if ref.polymorphic:
+            return NameView(self, ref.reference_to)
+        return self.tables[ref.reference_to[0]].by_id
+
+    def parent_sobject(self, ref: Field) -> SObject:
+        return NAME_OBJECT if ref.polymorphic else self.schema[ref.reference_to[0]]
 
     def get(self, sobject: str, record_id: str) -> dict | None:
         return self.tables[sobject].by_id.get(normalize_id(record_id) or "")
@@ -202,12 +236,20 @@ class Store:
                       LastModifiedById=self.user_id, SystemModstamp=now)
         if "CurrencyIsoCode" in record:
             record["CurrencyIsoCode"] = org.CORPORATE_CURRENCY
-        record.update(values)
+        for f in sobject.fields:
+            if f.default is not None:
+                record[f.name] = f.default
+        record.update({k: v for k, v in values.items()
+                       if v is not None or sobject.field(k).default is None})
         self._derive(sobject.name, record, values, creating=True)
         self._validate(sobject.name, record)
         table.insert(record)
         if sobject.name == "Opportunity":
             self._append_history(record, now)
+        elif sobject.name == "EmailMessage":
+            self._log_email_activity(record, now)
+        elif sobject.name == "EmailMessageRelation":
+            self._relate_email_activity(record, now)
         return record
 
     def update(self, table: Table, record: dict, body: dict, dry_run: bool = False) -> dict:
@@ -216,6 +258,7 @@ class Store:
         if record.get("IsDeleted"):
             raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted", [])
         values = self.coerce(sobject, body, creating=False)
+        self._check_updatable(sobject.name, record, values)
         cleared = [name for name, value in values.items()
                    if value in (None, "") and sobject.field(name).required_on_create]
         if cleared:
@@ -251,6 +294,15 @@ class Store:
                 for row in list(child_table.indexes["AccountId"].get(record["Id"], [])):
                     if not row["IsDeleted"]:
                         self._soft_delete(child_table, row, now)
+        elif table.sobject.name == "EmailMessage":
+            # An email's relations go with it, and so does the task that logs it.
+            relations = self.tables["EmailMessageRelation"]
+            for row in list(relations.indexes["EmailMessageId"].get(record["Id"], [])):
+                if not row["IsDeleted"]:
+                    self._soft_delete(relations, row, now)
+            task = self.tables["Task"].by_id.get(record.get("ActivityId") or "")
+            if task is not None and not task["IsDeleted"]:
+                self._soft_delete(self.tables["Task"], task, now)
 
     def _soft_delete(self, table: Table, record: dict, now: datetime) -> None:
         table.change(record, {"IsDeleted": True, "LastModifiedDate": now,
@@ -274,8 +326,23 @@ class Store:
     def _derive(self, sobject: str, record: dict, values: dict, creating: bool) -> None:
         if sobject == "Account":
             record["BillingAddress"] = billing_address(record)
-        elif sobject == "Contact":
+        elif sobject in ("Contact", "Lead"):
             record["Name"] = " ".join(p for p in (record.get("FirstName"), record["LastName"]) if p)
+        elif sobject == "Task":
+            record["IsClosed"] = record["Status"] in org.TASK_CLOSED_STATUSES
+            record["IsHighPriority"] = record["Priority"] == "High"
+            if record["IsClosed"] and not record.get("CompletedDateTime"):
+                record["CompletedDateTime"] = now_utc()
+            elif not record["IsClosed"]:
+                record["CompletedDateTime"] = None
+            record["AccountId"] = self._task_account(record)
+        elif sobject == "EmailMessageRelation":
+            relation = record.get("RelationId")
+            target = self.table_for_id(relation)
+            record["RelationObjectType"] = target.sobject.name if target else None
+            if relation and not record.get("RelationAddress"):
+                # Documented: filled from the related record's email when not given.
+                record["RelationAddress"] = target.by_id[relation].get("Email")
         elif sobject == "Opportunity":
             stage = self.stages[record["StageName"]]
             if creating or "StageName" in values:
@@ -288,6 +355,71 @@ class Store:
             amount, probability = record.get("Amount"), record.get("Probability")
             record["ExpectedRevenue"] = (None if amount is None or probability is None
                                          else amount * probability / 100)
+
+    def _check_updatable(self, sobject: str, record: dict, values: dict) -> None:
+        if sobject == "Lead" and record.get("IsConverted"):
+            raise ApiError(400, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead",
+                           [])
+        if sobject == "EmailMessage" and record.get("Status") != org.EMAIL_DRAFT:
+            # Once an email leaves Draft only a few fields change, and its status only from
+            # New to Read.
+            locked = [name for name, value in values.items()
+                      if name not in _EMAIL_UPDATABLE_AFTER_DRAFT and record.get(name) != value
+                      and not (name == "Status" and record.get("Status") == "0" and value == "1")]
+            if locked:
+                raise ApiError(400, "INVALID_FIELD_FOR_INSERT_UPDATE",
+                               f"Unable to create/update fields: {', '.join(locked)}. Please check "
+                               "the security settings of this field and verify that it is "
+                               "read/write for your profile or permission set.", locked)
+
+    def _task_account(self, task: dict) -> str | None:
+        """Task.AccountId as documented: the What's account (an Account itself, an
+        Opportunity's), else the Who's when it is a contact."""
+        what = task.get("WhatId")
+        if what and what.startswith("001"):
+            return what
+        if what and what.startswith("006"):
+            return self.tables["Opportunity"].by_id[what].get("AccountId")
+        who = task.get("WhoId")
+        if who and who.startswith("003"):
+            return self.tables["Contact"].by_id[who].get("AccountId")
+        return None
+
+    def _log_email_activity(self, email: dict, now: datetime) -> None:
+        """Enhanced Email logs every email that is not a draft as a completed task of subtype
+        Email, linked through ActivityId, on the email's RelatedTo record."""
+        if email["Status"] == org.EMAIL_DRAFT:
+            return
+        table = self.tables["Task"]
+        task = {f.name: f.default for f in table.sobject.fields}
+        subject = f"Email: {email.get('Subject') or ''}".strip()
+        when = email.get("MessageDate") or now
+        task.update(Id=table.new_id(), IsDeleted=False, OwnerId=self.user_id, CreatedDate=now,
+                    CreatedById=self.user_id, LastModifiedDate=now,
+                    LastModifiedById=self.user_id, SystemModstamp=now, Subject=subject[:255],
+                    Status="Completed", Priority="Normal", TaskSubtype="Email",
+                    ActivityDate=when.date(), WhatId=email.get("RelatedToId"),
+                    Description=(email.get("TextBody") or "")[:32000] or None)
+        if "CurrencyIsoCode" in task:
+            task["CurrencyIsoCode"] = org.CORPORATE_CURRENCY
+        self._derive("Task", task, {}, creating=True)
+        task["CompletedDateTime"] = now
+        table.insert(task)
+        self.tables["EmailMessage"].change(email, {"ActivityId": task["Id"]})
+
+    def _relate_email_activity(self, relation: dict, now: datetime) -> None:
+        """The first contact or lead an email is related to becomes its task's Who."""
+        who = relation.get("RelationId")
+        if not who or relation.get("RelationObjectType") not in ("Contact", "Lead"):
+            return
+        email = self.tables["EmailMessage"].by_id.get(relation["EmailMessageId"])
+        task = self.tables["Task"].by_id.get((email or {}).get("ActivityId") or "")
+        if task is None or task.get("WhoId"):
+            return
+        changes = {"WhoId": who, "LastModifiedDate": now, "SystemModstamp": now}
+        if not task.get("AccountId") and who.startswith("003"):
+            changes["AccountId"] = self.tables["Contact"].by_id[who].get("AccountId")
+        self.tables["Task"].change(task, changes)
 
     def _append_history(self, opp: dict, now: datetime) -> None:
         table = self.tables["OpportunityHistory"]
@@ -383,8 +515,10 @@ class Store:
         raise _parse_error(value, kind)
 
     def _reference(self, f: Field, value) -> str:
-        target = self.tables[f.reference_to[0]]
         record_id = normalize_id(value) if isinstance(value, str) else None
+        if f.polymorphic:
+            return self._polymorphic_reference(f, value, record_id)
+        target = self.tables[f.reference_to[0]]
         if record_id is None or not record_id.startswith(target.sobject.key_prefix):
             raise ApiError(400, "MALFORMED_ID",
                            f"{f.label}: id value of incorrect type: {value}", [f.name])
@@ -394,6 +528,48 @@ class Store:
         if parent.get("IsDeleted"):
             raise ApiError(400, "ENTITY_IS_DELETED", "entity is deleted", [f.name])
         return record_id
+
+
+    def _polymorphic_reference(self, f: Field, value, record_id: str | None) -> str:
+        if record_id is None:
+            raise ApiError(400, "MALFORMED_ID", f"{f.label}: id value of incorrect type: {value}",
+                           [f.name])
+        target = next((self.tables[name] for name in f.reference_to
+                       if record_id.startswith(self.tables[name].sobject.key_prefix)), None)
+        if target is None:
+            # An id of an object the lookup cannot point at (an Account as a task's Who).
+            raise ApiError(400, "FIELD_INTEGRITY_EXCEPTION",
+                           f"{f.label}: id value of incorrect type: {value}", [f.name])
+        parent = target.by_id.get(record_id)
+        if parent is None:
+            raise ApiError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
+        if parent.get("IsDeleted"):
+            raise ApiError(400, "ENTITY_IS_DELETED", "entity is deleted", [f.name])
+        if parent.get("IsConverted"):
+            raise ApiError(400, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead",
+                           [f.name])
+        return record_id
+
+
+class NameView:
+    """The records a polymorphic lookup can point at, read through SOQL's Name object:
+    `Who.Name`, `Who.Type`, `What.Name`. `.get(id)` answers like a dict of records."""
+
+    def __init__(self, store: Store, targets: list[str]):
+        self.tables = [store.tables[name] for name in targets]
+
+    def get(self, record_id, default=None):
+        if not record_id:
+            return default
+        for table in self.tables:
+            if record_id.startswith(table.sobject.key_prefix):
+                record = table.by_id.get(record_id)
+                if record is None:
+                    return default
+                view = {f.name: record.get(f.name) for f in NAME_OBJECT.fields}
+                view["Type"] = table.sobject.name
+                return view
+        return default
 
 
 def billing_address(record: dict) -> dict | None:
