@@ -1,6 +1,7 @@
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, logout_user
 
+from webapp.auth import services as auth_services
 from webapp.auth.guards import admin_required
 from webapp.analytics.facts import refresh_facts
 from webapp.db import get_engine, get_session
@@ -170,3 +171,27 @@ def salesforce_disconnect():
     forget_connection_state(current_app.extensions["cache"], current_user.workspace_id)
     flash(warning or "Disconnected from Salesforce; the token was revoked.", "info" if warning is None else "error")
     return redirect(url_for("settings.salesforce"))
+
+
+@bp.get("/users")
+@admin_required
+def users():
+    members = auth_services.workspace_members(get_session(), current_user.workspace_id)
+    return render_template("settings/users.html", members=members)
+
+
+@bp.post("/users/<int:user_id>/sign-out")
+@admin_required
+def sign_out_user(user_id: int):
+    session = get_session()
+    try:
+        email, ended = auth_services.sign_out_everywhere(session, current_user.workspace_id, user_id)
+    except auth_services.AccountError:
+        abort(404)
+    session.commit()
+    if user_id == current_user.id:
+        logout_user()
+        flash("You have been signed out on every device.", "info")
+        return redirect(url_for("auth.login"))
+    flash(f"{email} was signed out on every device ({ended} session{'s' if ended != 1 else ''}).", "success")
+    return redirect(url_for("settings.users"))
