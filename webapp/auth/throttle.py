@@ -70,7 +70,7 @@ class LoginThrottle:
         # Redis increments atomically; the other backends are read-modify-write, guarded
         # here for this process's threads.
         self._atomic = isinstance(cache, RedisCache)
-        self._guard = threading.Lock()
+        self._guard = threading.RLock()
 
     @property
     def effective(self) -> bool:
@@ -99,10 +99,24 @@ class LoginThrottle:
         until = self.cache.get(f"{key}:lock")
         return max(0, math.ceil(float(until) - self.clock())) if until else 0
 
+    def _set_lock(self, key: str, until: float, timeout: int) -> bool:
+        """Sets the lock unless one is in force; True when this call set it."""
+        if self._atomic:
+            return bool(self.cache.add(key, until, timeout=timeout))
+        with self._guard:
+            current = self.cache.get(key)
+            if current is not None and float(current) > self.clock():
+                return False
+            return bool(self.cache.set(key, until, timeout=timeout))
+
     def _lock(self, key: str, scope: str, account: str, address: str) -> int:
-        level = self._add(f"{key}:level", 1, LEVEL_MEMORY)
-        seconds = min(self.limits.lockout * 2 ** max(0, level - 1), self.limits.max_lockout)
-        self.cache.set(f"{key}:lock", self.clock() + seconds, timeout=seconds)
+        """Locks once: of many attempts over the limit at the same moment, one sets the lock
+        (and makes the next one longer); the others get its remaining time."""
+        level = self._count(f"{key}:level") + 1
+        seconds = min(self.limits.lockout * 2 ** (level - 1), self.limits.max_lockout)
+        if not self._set_lock(f"{key}:lock", self.clock() + seconds, seconds):
+            return self._locked_for(key) or seconds
+        self._add(f"{key}:level", 1, LEVEL_MEMORY)
         self.cache.delete(f"{key}:fails")
         log.warning(
             "login locked",
