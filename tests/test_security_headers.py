@@ -15,7 +15,7 @@ from webapp.db import get_engine
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "base-uri 'none'; form-action 'self'; object-src 'none'; frame-ancestors 'none'"
+    "base-uri 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, g, request
 
 # No inline script or style anywhere: htmx runs with allowEval off and its indicator
 # styles in app.css (see the htmx-config meta tag in base.html).
@@ -13,16 +15,24 @@ POLICY = (
     "img-src 'self' data:",
     "connect-src 'self'",
     "base-uri 'none'",
-    "form-action 'self'",
     "object-src 'none'",
 )
 # The Salesforce card is a public contract other inboxes may frame.
 FRAMEABLE_ENDPOINTS = {"integrations.salesforce_card"}
 
 
-def content_security_policy(frame_ancestors: list[str]) -> str:
+def allow_form_action(url: str) -> None:
+    """Lets this page's forms end up at ``url``'s origin (Chromium applies form-action to the
+    redirects after a submission, e.g. Connect's redirect to the Salesforce login)."""
+    parts = urlsplit(url or "")
+    if parts.scheme in {"http", "https"} and parts.netloc and not set(parts.netloc) & set(" ;,'"):
+        g.setdefault("csp_form_action", []).append(f"{parts.scheme}://{parts.netloc}")
+
+
+def content_security_policy(frame_ancestors: list[str], form_targets: list[str] = ()) -> str:
     ancestors = " ".join(frame_ancestors) if frame_ancestors else "'none'"
-    return "; ".join((*POLICY, f"frame-ancestors {ancestors}"))
+    form_action = " ".join(("'self'", *form_targets))
+    return "; ".join((*POLICY, f"form-action {form_action}", f"frame-ancestors {ancestors}"))
 
 
 def init_app(app: Flask) -> None:
@@ -31,7 +41,7 @@ def init_app(app: Flask) -> None:
         config = current_app.config
         frameable = request.endpoint in FRAMEABLE_ENDPOINTS and config["CARD_FRAME_ANCESTORS"]
         ancestors = config["CARD_FRAME_ANCESTORS"] if frameable else []
-        response.headers["Content-Security-Policy"] = content_security_policy(ancestors)
+        response.headers["Content-Security-Policy"] = content_security_policy(ancestors, g.get("csp_form_action", []))
         if not frameable:
             response.headers["X-Frame-Options"] = "DENY"  # for browsers without frame-ancestors
         response.headers["X-Content-Type-Options"] = "nosniff"

@@ -7,6 +7,7 @@ from webapp.analytics.facts import refresh_facts
 from webapp.db import get_engine, get_session
 from webapp.integrations import salesforce_connection as connection
 from webapp.integrations.salesforce_card import forget_connection_state
+from webapp.security_headers import allow_form_action
 from webapp.settings import services
 from webapp.sync import services as sync_services
 
@@ -121,6 +122,9 @@ def salesforce_page(*, form=None, errors: dict[str, str] | None = None, two_way=
     the two-way panel's view (after a refused two-way submission)."""
     session = get_session()
     view = connection.get_view(session, current_user.workspace_id)
+    if view is not None:
+        # Connect posts here and is redirected to Salesforce's login: form-action must allow it.
+        allow_form_action(view.login_url)
     sync = sync_services.page(session, current_user.workspace_id) if view is not None else None
     if sync is not None and two_way is not None:
         sync.two_way = two_way
