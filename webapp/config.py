@@ -7,10 +7,13 @@ Every setting has an embedded default that runs the app on this machine alone
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-not-secret"
+# A CSP source expression for an origin (scheme and host, an optional port, a leading *.).
+_FRAME_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?")
 
 
 class ConfigError(RuntimeError):
@@ -23,13 +26,16 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _int(value: str | None, default: int, name: str) -> int:
+def _int(value: str | None, default: int, name: str, unit: str = "bytes", minimum: int = 0) -> int:
     if value is None or value.strip() == "":
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number of bytes, not {value!r}.") from exc
+        raise ConfigError(f"{name} must be a whole number of {unit}, not {value!r}.") from exc
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {number}.")
+    return number
 
 
 def _number(value: str | None, default: float, name: str, *, minimum: float = 0) -> float:
@@ -73,6 +79,17 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "MAIL_IMPORT_MAX_BYTES": _int(env.get("MAIL_IMPORT_MAX_BYTES"), 50 * 1024 * 1024, "MAIL_IMPORT_MAX_BYTES"),
+        # Sign-in throttling: failures per account and per client address within the window.
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": _int(env.get("LOGIN_MAX_FAILURES_PER_ACCOUNT"), 5, "LOGIN_MAX_FAILURES_PER_ACCOUNT", "attempts", 1),
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": _int(env.get("LOGIN_MAX_FAILURES_PER_ADDRESS"), 20, "LOGIN_MAX_FAILURES_PER_ADDRESS", "attempts", 1),
+        "LOGIN_FAILURE_WINDOW_SECONDS": _int(env.get("LOGIN_FAILURE_WINDOW_SECONDS"), 900, "LOGIN_FAILURE_WINDOW_SECONDS", "seconds", 1),
+        "LOGIN_LOCKOUT_SECONDS": _int(env.get("LOGIN_LOCKOUT_SECONDS"), 900, "LOGIN_LOCKOUT_SECONDS", "seconds", 1),
+        "LOGIN_MAX_LOCKOUT_SECONDS": _int(env.get("LOGIN_MAX_LOCKOUT_SECONDS"), 86400, "LOGIN_MAX_LOCKOUT_SECONDS", "seconds", 1),
+        # How many proxies in front of the app set X-Forwarded-For/-Proto; 0 trusts none.
+        "TRUSTED_PROXIES": _int(env.get("TRUSTED_PROXIES"), 0, "TRUSTED_PROXIES", "proxies"),
+        # Space-separated origins allowed to frame the Salesforce card; empty allows none.
+        "CARD_FRAME_ANCESTORS": env.get("CARD_FRAME_ANCESTORS", "").split(),
+        "HSTS_MAX_AGE": _int(env.get("HSTS_MAX_AGE"), 31536000, "HSTS_MAX_AGE", "seconds"),
         "TESTING": False,
     }
     if overrides:
@@ -88,6 +105,11 @@ def _check(config: dict) -> None:
             "SECRET_KEY is unset or left at its development default. Set SECRET_KEY to a "
             'long random value, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))".'
         )
+    for origin in config["CARD_FRAME_ANCESTORS"]:
+        if not _FRAME_ORIGIN.fullmatch(origin):
+            raise ConfigError(
+                f"CARD_FRAME_ANCESTORS takes origins like https://crm.example.com separated by spaces, not {origin!r}."
+            )
     url = config["DATABASE_URL"]
     if url.startswith("postgres://") or url.startswith("postgresql://"):
         # Be explicit about the driver: only psycopg 3 is installed.

@@ -8,3 +8,15 @@ class LoginForm(FlaskForm):
     password = PasswordField(
         "Password", validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
     )
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
+    )
+    new_password = PasswordField(
+        "New password", validators=[DataRequired()], render_kw={"autocomplete": "new-password"}
+    )
+    confirm_password = PasswordField(
+        "New password again", validators=[DataRequired()], render_kw={"autocomplete": "new-password"}
+    )

@@ -1,11 +1,13 @@
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, logout_user
 
+from webapp.auth import services as auth_services
 from webapp.auth.guards import admin_required
 from webapp.analytics.facts import refresh_facts
 from webapp.db import get_engine, get_session
 from webapp.integrations import salesforce_connection as connection
 from webapp.integrations.salesforce_card import forget_connection_state
+from webapp.security_headers import allow_form_action
 from webapp.settings import services
 from webapp.sync import services as sync_services
 
@@ -120,6 +122,9 @@ def salesforce_page(*, form=None, errors: dict[str, str] | None = None, two_way=
     the two-way panel's view (after a refused two-way submission)."""
     session = get_session()
     view = connection.get_view(session, current_user.workspace_id)
+    if view is not None:
+        # Connect posts here and is redirected to Salesforce's login: form-action must allow it.
+        allow_form_action(view.login_url)
     sync = sync_services.page(session, current_user.workspace_id) if view is not None else None
     if sync is not None and two_way is not None:
         sync.two_way = two_way
@@ -170,3 +175,27 @@ def salesforce_disconnect():
     forget_connection_state(current_app.extensions["cache"], current_user.workspace_id)
     flash(warning or "Disconnected from Salesforce; the token was revoked.", "info" if warning is None else "error")
     return redirect(url_for("settings.salesforce"))
+
+
+@bp.get("/users")
+@admin_required
+def users():
+    members = auth_services.workspace_members(get_session(), current_user.workspace_id)
+    return render_template("settings/users.html", members=members)
+
+
+@bp.post("/users/<int:user_id>/sign-out")
+@admin_required
+def sign_out_user(user_id: int):
+    session = get_session()
+    try:
+        email, ended = auth_services.sign_out_everywhere(session, current_user.workspace_id, user_id)
+    except auth_services.AccountError:
+        abort(404)
+    session.commit()
+    if user_id == current_user.id:
+        logout_user()
+        flash("You have been signed out on every device.", "info")
+        return redirect(url_for("auth.login"))
+    flash(f"{email} was signed out on every device ({ended} session{'s' if ended != 1 else ''}).", "success")
+    return redirect(url_for("settings.users"))
