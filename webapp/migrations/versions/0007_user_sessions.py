@@ -1,6 +1,6 @@
 """server-side sign-in sessions
 
-Revision ID: 0010
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-01 13:47:32.523184
 """
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 
-revision = '0010'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
