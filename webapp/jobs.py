@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from webapp.analytics.facts import catch_up as catch_up_facts
 from webapp.clock import utcnow
 from webapp.models import SalesforceConnection, SyncRun
 from webapp.salesforce.sync import ledger
@@ -83,6 +84,8 @@ def plan_scheduled_syncs(service) -> None:
                 continue
             if last_any < due:
                 _enqueue(service, workspace_id, trigger, f"due at {due.isoformat()}")
+    # Facts work a killed process left (it runs at the leader's start too: this job's first tick).
+    catch_up_facts(service.engine)
 
 
 def _enqueue(service, workspace_id: int, trigger: str, why: str) -> None:

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from webapp.addresses import domain_of
+from webapp.analytics import freshness
 from webapp.analytics.business_hours import BusinessHours
 from webapp.clock import as_utc
 from webapp.models import Message, Workspace, WorkspaceAddress
@@ -98,12 +99,13 @@ class SalesforceDimensions:
             if domain and domain not in FREE_MAIL:
                 self.by_domain.setdefault(domain.lower(), sf_id)
         self._resolved: dict[tuple, tuple] = {}
-        # Several Salesforce contacts may share an address: the most recently modified wins.
+        # Several Salesforce contacts may share an address: the card's pick wins (the latest
+        # LastModifiedDate, then the lowest Id), so it comes last here.
         self.contacts: dict[str, tuple[str | None, str | None]] = {}
         for email, account_id, lead_source in session.execute(
             select(SfContact.email_normalized, SfContact.account_id, SfContact.lead_source)
             .where(SfContact.workspace_id == workspace_id, SfContact.is_deleted.is_(False), SfContact.email_normalized.is_not(None))
-            .order_by(SfContact.system_modstamp)
+            .order_by(func.coalesce(SfContact.last_modified_date, SfContact.system_modstamp), SfContact.sf_id.desc())
         ):
             self.contacts[email] = (account_id, lead_source)
 
@@ -139,8 +141,11 @@ class SalesforceDimensions:
 
 
 def refresh_facts(engine: Engine, workspace_id: int) -> int:
-    """Recompute every fact of the workspace in one transaction; returns the row count."""
+    """Recompute every fact of the workspace in one transaction; returns the row count. The
+    refresh requests open when it starts are deleted in that same transaction."""
     with Session(engine) as session:
+        # Read before the mirror: a page committed after this read asks again (a new version).
+        requests = freshness.pending(session.connection(), workspace_id)
         workspace = session.get(Workspace, workspace_id)
         zone = ZoneInfo(workspace.timezone)
         hours = BusinessHours.parse(workspace.timezone, workspace.business_start, workspace.business_end, workspace.business_days)
@@ -196,9 +201,32 @@ def refresh_facts(engine: Engine, workspace_id: int) -> int:
         if pending:
             session.execute(insert(MessageFact), pending)
             total += len(pending)
+        freshness.clear(session.connection(), requests)
         session.commit()
         # Fresh statistics, so the planner picks the filter indexes on a large table.
         session.execute(text("ANALYZE message_fact"))
         session.commit()
     log.info("analytics facts refreshed", extra={"workspace": workspace_id, "rows": total})
     return total
+
+
+def refresh_if_requested(engine: Engine, workspace_id: int) -> bool:
+    """Refresh the workspace's facts when a refresh request is open; True when it did."""
+    with engine.connect() as conn:
+        if not freshness.pending(conn, workspace_id):
+            return False
+    refresh_facts(engine, workspace_id)
+    return True
+
+
+def catch_up(engine: Engine) -> list[int]:
+    """Finish the facts work an interrupted process left behind, for every workspace no sync is
+    working on; one workspace failing does not stop the others."""
+    done = []
+    for workspace_id in freshness.stale_workspaces(engine):
+        try:
+            if refresh_if_requested(engine, workspace_id):
+                done.append(workspace_id)
+        except Exception:
+            log.exception("analytics facts refresh failed", extra={"workspace": workspace_id})
+    return done

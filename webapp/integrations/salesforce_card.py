@@ -132,7 +132,8 @@ def contact_query(email: str) -> str:
     return (
         "SELECT Id, Name, Title, LeadSource, AccountId, Account.Name, LastModifiedDate "
         f"FROM Contact WHERE Email = {soql.quote(email)} "
-        f"ORDER BY LastModifiedDate DESC LIMIT {MATCH_LIMIT}"
+        # Ties broken by Id, so the pick is the same on every lookup and in the sync's inbox contact.
+        f"ORDER BY LastModifiedDate DESC, Id ASC LIMIT {MATCH_LIMIT}"
     )
 
 

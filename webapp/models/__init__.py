@@ -40,6 +40,6 @@ from webapp.models.sync import (  # noqa: F401
     SyncRun,
     SyncSettings,
 )
-from webapp.models.analytics import MessageFact  # noqa: F401
+from webapp.models.analytics import FactRefresh, MessageFact  # noqa: F401
 from webapp.models.twoway import LINK_KINDS, LINK_STATES, SyncConflict, SyncLink  # noqa: F401
 from webapp.models.auth import UserSession  # noqa: F401

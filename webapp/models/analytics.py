@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from webapp.clock import utcnow
 
 
 class MessageFact(SQLModel, table=True):
@@ -46,3 +48,21 @@ class MessageFact(SQLModel, table=True):
     lead_source: str | None = Field(default=None, max_length=255)
     open_stage: str | None = Field(default=None, max_length=255)
     stage_at_send: str | None = Field(default=None, max_length=255)
+
+
+class FactRefresh(SQLModel, table=True):
+    """Facts work still to do, kept in the database so a crash cannot lose it: written in the
+    transaction of the mirror rows that made the facts stale, deleted in the one that writes
+    the refreshed facts. ``sobject``/``sf_id`` say what changed; "*"/"*" is the whole
+    workspace (room for per-record rows once the refresh is incremental). ``version`` goes up
+    at each new change, so a refresh only clears the requests it saw when it started."""
+
+    __tablename__ = "fact_refresh"
+    __table_args__ = (UniqueConstraint("workspace_id", "sobject", "sf_id", name="uq_fact_refresh_scope"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    sobject: str = Field(default="*", max_length=40)
+    sf_id: str = Field(default="*", max_length=18)
+    version: int = Field(default=1)
+    requested_at: datetime = Field(default_factory=utcnow)

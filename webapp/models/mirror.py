@@ -77,6 +77,8 @@ class SfContact(SQLModel, table=True):
     lead_source: str | None = Field(default=None, max_length=255)
     phone: str | None = Field(default=None, max_length=64)
     owner_id: str | None = Field(default=None, max_length=18)
+    # Which of several contacts sharing an address the card shows: the latest LastModifiedDate.
+    last_modified_date: datetime | None = None
     system_modstamp: datetime
     is_deleted: bool = Field(default=False)
     seen_pass: int | None = None

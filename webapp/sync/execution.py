@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from webapp.analytics.facts import refresh_facts
+from webapp.analytics.facts import refresh_if_requested
 from webapp.clock import utcnow
 from webapp.crypto import Vault
 from webapp.integrations import card_cache
@@ -81,12 +81,9 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
     outcome = runner.run()
     if client.usage is not None:
         client.token_store.record_usage(client.usage, now=True)  # the final figure, not in 5 s
-    changed = any(
-        c.get(k, 0) for c in runner.counts.values() if c.get("mode") != "push" for k in ("created", "updated", "deleted")
-    )
-    if changed:
-        # Analytics group by account, stage and owner: their facts follow the mirror.
-        refresh_facts(engine, run.workspace_id)
+    # Analytics group by account, stage and owner: their facts follow the mirror. The request
+    # was saved with the mirror pages (this run's or an interrupted one's), not taken from counts.
+    refresh_if_requested(engine, run.workspace_id)
     log.info("sync finished", extra={"run": run_id, "workspace": run.workspace_id, "status": outcome.status,
                                      "reason": outcome.reason, "api_calls": client.calls})
     return outcome

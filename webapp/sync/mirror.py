@@ -60,7 +60,8 @@ def contacts_for_email(session: Session, workspace_id: int, email_normalized: st
             .outerjoin(owner, and_(owner.c.workspace_id == c.c.workspace_id, owner.c.sf_id == c.c.owner_id))
         )
         .where(c.c.workspace_id == workspace_id, c.c.email_normalized == email_normalized, c.c.is_deleted.is_(False))
-        .order_by(c.c.system_modstamp.desc(), c.c.sf_id)
+        # The card's order: the latest LastModifiedDate first, then the lowest Id.
+        .order_by(func.coalesce(c.c.last_modified_date, c.c.system_modstamp).desc(), c.c.sf_id)
     ).all()
     return [MirrorContact(*row) for row in rows]
 

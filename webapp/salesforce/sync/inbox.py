@@ -5,8 +5,10 @@ how many live Salesforce contacts have it:
 
 - one: the inbox contact is created or updated from it (name, phone, title, company from the
   account) and linked by its Salesforce Id; Salesforce's blanks never erase inbox values;
-- several: the inbox contact is flagged with the count and linked to none of them, because
-  picking one would be a guess;
+- several: the inbox contact is flagged with the count and linked to none of them (pushing
+  edits to one of them would be a guess), and shows the one the card shows: the latest
+  LastModifiedDate, then the lowest Id. Its values are taken as they are, blanks included, so
+  the result is the same whichever of the records arrived first, in one run or over several;
 - none any more: the link is dropped; the contact and its conversations stay.
 """
 
@@ -61,10 +63,12 @@ def _matches(conn: Connection, workspace_id: int, emails: list[str], known: dict
     Two index lookups joined here rather than one SQL join: on tables filled moments ago the
     planner has no statistics yet and chose whole-table joins on PostgreSQL. ``known``: the
     addresses whose live contacts the caller already has (as contacts-query rows), not asked for.
+    Each address's contacts come in the card's order, its pick first.
     """
     contacts = select(
         SF_CONTACT.c.sf_id, SF_CONTACT.c.email, SF_CONTACT.c.email_normalized, SF_CONTACT.c.name,
         SF_CONTACT.c.phone, SF_CONTACT.c.title, SF_CONTACT.c.account_id,
+        func.coalesce(SF_CONTACT.c.last_modified_date, SF_CONTACT.c.system_modstamp),
     ).where(
         SF_CONTACT.c.workspace_id == workspace_id,
         SF_CONTACT.c.is_deleted.is_(False),
@@ -89,8 +93,15 @@ def _matches(conn: Connection, workspace_id: int, emails: list[str], known: dict
         rows = known[email] if email in known else found.get(email)
         if rows:
             by_email[email] = [MatchedContact(sf_id, e, n, name, phone, title, names.get(account_id))
-                               for sf_id, e, n, name, phone, title, account_id in rows]
+                               for sf_id, e, n, name, phone, title, account_id, _ in _card_order(rows)]
     return by_email
+
+
+def _card_order(rows: list[tuple]) -> list[tuple]:
+    """The card's order: the latest modified first, ties by Id (rows end with the modified time)."""
+    if len(rows) == 1:
+        return rows
+    return sorted(sorted(rows, key=lambda r: r[0]), key=lambda r: r[-1], reverse=True)
 
 
 class MatchedContact(NamedTuple):  # a tuple: a frozen dataclass costs a setattr per field, per row
@@ -139,9 +150,11 @@ def reconcile(conn: Connection, workspace_id: int, emails: set[str], now: dateti
                 "salesforce_matches": 1, "created_at": now, "updated_at": now,
             })
         else:
+            pick = rows[0]
             shared.append({
-                "workspace_id": workspace_id, "email": rows[0].email, "email_normalized": email,
-                "name": "", "phone": None, "title": None, "company": None, "salesforce_id": None,
+                "workspace_id": workspace_id, "email": pick.email, "email_normalized": email,
+                "name": (pick.name or "")[:200], "phone": pick.phone, "title": (pick.title or None) and pick.title[:200],
+                "company": (pick.company or None) and pick.company[:200], "salesforce_id": None,
                 "salesforce_matches": len(rows), "created_at": now, "updated_at": now,
             })
     if single:
@@ -162,7 +175,8 @@ def _statement(conn: Connection, kind: str):
     key = (conn.dialect.name, kind)
     if key not in _statements:
         _statements[key] = _single_upsert(conn) if kind == "single" else upsert_statement(
-            conn, CONTACT, ("workspace_id", "email_normalized"), ("salesforce_matches", "updated_at"))
+            conn, CONTACT, ("workspace_id", "email_normalized"),
+            ("name", "phone", "title", "company", "salesforce_matches", "updated_at"))
     return _statements[key]
 
 

@@ -152,7 +152,7 @@ def account_row(r: dict, ctx: Context) -> tuple:
 
 
 CONTACT_COLUMNS = ("account_id", "email", "email_normalized", "first_name", "last_name", "name", "title",
-                   "lead_source", "phone", "owner_id")
+                   "lead_source", "phone", "owner_id", "last_modified_date")
 
 
 def contact_row(r: dict, ctx: Context) -> tuple:
@@ -160,7 +160,7 @@ def contact_row(r: dict, ctx: Context) -> tuple:
     email = _text(get("Email"), 254)
     return (get("AccountId"), email, normalized_email(email), _text(get("FirstName")), _text(get("LastName")),
             _text(get("Name")) or "", _text(get("Title")), _text(get("LeadSource")), _text(get("Phone"), 64),
-            get("OwnerId"))
+            get("OwnerId"), _datetime(get("LastModifiedDate")))
 
 
 OPPORTUNITY_COLUMNS = ("account_id", "name", "stage_name", "amount_minor", "currency", "currency_iso_code",
@@ -215,7 +215,8 @@ ACCOUNT = ObjectSpec(
 )
 CONTACT = ObjectSpec(
     "Contact", SfContact.__table__,
-    _COMMON + ("AccountId", "Email", "FirstName", "LastName", "Name", "Title", "LeadSource", "Phone", "OwnerId"),
+    _COMMON + ("AccountId", "Email", "FirstName", "LastName", "Name", "Title", "LeadSource", "Phone", "OwnerId",
+               "LastModifiedDate"),
     CONTACT_COLUMNS, contact_row, owner=True,
 )
 OPPORTUNITY = ObjectSpec(

@@ -14,10 +14,11 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from webapp.analytics import freshness
 from webapp.clock import utcnow
 from webapp.models import SfUser, SyncCursor, SyncRecordError
 from webapp.salesforce.sync import inbox
-from webapp.salesforce.sync.objects import ACCOUNT, CONTACT, OPPORTUNITY, Context, ObjectSpec, RecordError, stamp
+from webapp.salesforce.sync.objects import ACCOUNT, CONTACT, HISTORY, OPPORTUNITY, Context, ObjectSpec, RecordError, stamp
 from webapp.salesforce.sync.upsert import CHUNK, execute_many, execute_tuples, existing, in_list, insert_for, upsert_statement
 
 USER = SfUser.__table__
@@ -27,6 +28,8 @@ ERROR = SyncRecordError.__table__
 # What is read back before a page is written, per object: enough to classify a row and to
 # know which inbox contacts and cards it touches.
 COMPARE = {"Contact": ("email_normalized",), "Account": ("name",), "Opportunity": ("account_id",)}
+# What the analytics facts are built from: a page that changes these asks for a refresh.
+FACT_SOURCES = (ACCOUNT, CONTACT, OPPORTUNITY, HISTORY)
 # For SQLite while a sync writes: a page cache that holds the mirror's indexes (the default
 # 2 MB makes every page re-read them), and checkpoints every 40 MB of WAL instead of 4 MB, so
 # pages that change on every commit are copied back to the database once, not each time.
@@ -194,6 +197,8 @@ class PageWriter:
             execute_tuples(conn, self._upsert(conn, spec, keys), keys, writes)
             if fresh is not None:
                 fresh.update(row[width + 3] for row in writes)
+            if spec in FACT_SOURCES:  # with the rows, so a crash before the refresh cannot lose it
+                freshness.request(conn, ws)
         if unchanged and pass_id is not None:
             table = spec.table
             mark = update(table).where(table.c.workspace_id == ws, in_list(conn, table.c.sf_id, "ids")).values(seen_pass=pass_id)
@@ -252,7 +257,7 @@ class PageWriter:
             rows = known.setdefault(email, [])
             if not r[width + 1]:
                 rows.append((r[width + 3], r[at["email"]], email, r[at["name"]], r[at["phone"]], r[at["title"]],
-                             r[at["account_id"]]))
+                             r[at["account_id"]], r[at["last_modified_date"]] or r[width]))
         earlier.update(r[at["email_normalized"]] for r in writes)
         return known
 
@@ -317,6 +322,8 @@ class PageWriter:
         for start in range(0, len(live), CHUNK):
             conn.execute(update(table).where(table.c.workspace_id == ws, table.c.sf_id.in_(live[start : start + CHUNK]))
                          .values(is_deleted=True, synced_at=now))
+        if live and spec in FACT_SOURCES:
+            freshness.request(conn, ws)
         conn.execute(delete(ERROR).where(ERROR.c.workspace_id == ws, ERROR.c.sobject == spec.name, ERROR.c.sf_id.in_(sf_ids)))
         if compare:  # gone: no address or account any more; an account keeps its name
             self._follow(conn, spec, [(i, True, stored[i][2] if spec is ACCOUNT else None) for i in live], stored, now)
