@@ -62,7 +62,14 @@ class Emulator:
                              after_commit_drop=options.after_commit_drop)
         self.calls = CallLog()
         self.api_used = 0
-        first, last = int(float(OLDEST_VERSION)), int(float(LATEST_VERSION))
+        self.set_max_version(options.max_version)
+
+    def set_max_version(self, version: str | None) -> None:
+        """The newest API version the org serves (None: the latest release)."""
+        newest = float(version) if version else float(LATEST_VERSION)
+        if not float(OLDEST_VERSION) <= newest <= float(LATEST_VERSION):
+            raise ValueError(f"max_version must be between {OLDEST_VERSION} and {LATEST_VERSION}")
+        first, last = int(float(OLDEST_VERSION)), int(newest)
         self.versions = {f"{v}.0": release_label(f"{v}.0") for v in range(first, last + 1)}
 
     def expire_sessions(self) -> None:
@@ -96,6 +103,7 @@ class Emulator:
             self.calls.reset()
             self.api_used = 0
             self.store.set_enhanced_email(self.options.enhanced_email)
+            self.set_max_version(self.options.max_version)
 
     def state(self) -> dict:
         opts = self.options
@@ -186,6 +194,17 @@ def admin_enhanced_email():
         return json_response({"error": 'send {"enabled": true} or {"enabled": false}'}, 400)
     current_app.emulator.set_enhanced_email(enabled)
     return json_response({"enhanced_email": current_app.emulator.enhanced_email})
+
+
+@admin.post("/versions")
+def admin_versions():
+    """{"max": "63.0"} serves API versions up to 63.0 only; {"max": null} up to the latest."""
+    body = request.get_json(force=True, silent=True) or {}
+    try:
+        current_app.emulator.set_max_version(body.get("max"))
+    except (TypeError, ValueError) as exc:
+        return json_response({"error": str(exc)}, 400)
+    return json_response(sorted(current_app.emulator.versions, key=float))
 
 
 @admin.post("/expire-sessions")

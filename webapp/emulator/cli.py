@@ -55,6 +55,7 @@ def _option(*decls, **kwargs):
 @_option("--edge-502", type=int, default=0, help="Answer the first N calls with an HTML 502.")
 @_option("--lock-rows", type=int, default=0,
          help="Fail the first N writes with UNABLE_TO_LOCK_ROW.")
+@_option("--max-version", default=None, help="Serve API versions up to this one only, e.g. 63.0.")
 @_option("--refuse-sessions", type=int, default=0,
          help="Answer the first N data API calls with 401 INVALID_SESSION_ID, even for fresh tokens.")
 @_option("--after-commit-502", type=int, default=0,

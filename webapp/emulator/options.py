@@ -10,7 +10,7 @@ DEFAULT_REDIRECT_URIS = [
     "http://127.0.0.1:5000/oauth/salesforce/callback",
     "http://localhost:5000/oauth/salesforce/callback",
 ]
-LATEST_VERSION = "64.0"
+LATEST_VERSION = "66.0"  # Spring '26, what production orgs answer
 OLDEST_VERSION = "31.0"
 # Scopes an app can have; it may request any of its own (`scopes`), and gets them all when it
 # sends no `scope` parameter.
@@ -49,6 +49,7 @@ class EmulatorOptions:
     edge_502: int = 0
     lock_rows: int = 0
     refuse_sessions: int = 0
+    max_version: str | None = None  # stop the org's API at an older release, as an org not yet upgraded
     after_commit_502: int = 0
     after_commit_503: int = 0
     after_commit_drop: int = 0

@@ -31,14 +31,16 @@ def _workspace_id(session, name: str) -> int:
 @click.option("--refresh-token", default="", envvar="SALESFORCE_REFRESH_TOKEN")
 @click.option("--instance-url", default="", envvar="SALESFORCE_INSTANCE_URL")
 @click.option("--session-minutes", default=120, show_default=True, type=int, envvar="SALESFORCE_SESSION_MINUTES")
-def configure(workspace, mode, login_url, client_id, client_secret, refresh_token, instance_url, session_minutes):
+@click.option("--api-version", default="", envvar="SALESFORCE_API_VERSION",
+              help="Pin the REST API version (e.g. 66.0); by default the newest the org offers that this app is tested with.")
+def configure(workspace, mode, login_url, client_id, client_secret, refresh_token, instance_url, session_minutes, api_version):
     """Save the connection; refresh-token and client-credentials modes are proven at once."""
     environment = {v: k for k, v in connection.LOGIN_URLS.items()}.get(login_url.rstrip("/"))
     if environment is None:
         environment = "mydomain" if login_url.rstrip("/").endswith(".my.salesforce.com") else "custom"
     data = connection.SetupInput(
         mode=mode, environment=environment, url=login_url, client_id=client_id, client_secret=client_secret,
-        session_minutes=session_minutes, refresh_token=refresh_token, instance_url=instance_url,
+        session_minutes=session_minutes, refresh_token=refresh_token, instance_url=instance_url, api_version=api_version,
     )
     try:
         with session_scope(get_engine()) as session:

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from webapp.clock import as_utc, utcnow
 from webapp.crypto import SecretUnreadable, Vault
 from webapp.models import CONNECTION_MODES, OAuthState, SalesforceConnection
-from webapp.salesforce import auth
+from webapp.salesforce import auth, versions
 from webapp.salesforce.client import ApiUsage, SalesforceClient
 from webapp.salesforce.errors import ReconnectNeeded, SalesforceError, oauth_error
 from webapp.validation import FieldError
@@ -56,6 +56,7 @@ class SetupInput:
     session_minutes: int = 120
     refresh_token: str = ""
     instance_url: str = ""
+    api_version: str = ""  # blank: the newest the org offers that this app is tested with
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class ConnectionView:
     api_limit: int | None
     last_error: str | None
     last_error_at: datetime | None
+    api_version: str | None = None
+    api_version_pinned: str | None = None
 
     @property
     def connected(self) -> bool:
@@ -123,6 +126,8 @@ def get_view(session: Session, workspace_id: int) -> ConnectionView | None:
         api_limit=conn.api_limit,
         last_error=conn.last_error,
         last_error_at=conn.last_error_at,
+        api_version=conn.api_version,
+        api_version_pinned=conn.api_version_pinned,
     )
 
 
@@ -181,6 +186,10 @@ def save_setup(session: Session, vault: Vault, workspace_id: int, data: SetupInp
         raise SetupError("client_id", "Paste the consumer key (client id) of the Salesforce app.")
     if not 15 <= int(data.session_minutes) <= 1440:
         raise SetupError("session_minutes", "The session timeout is between 15 and 1440 minutes.")
+    pinned = (data.api_version or "").strip().lstrip("vV") or None
+    if pinned is not None and not versions.valid_pin(pinned):
+        raise SetupError("api_version", f"Enter an API version such as {versions.NEWEST_TESTED}, "
+                                        f"{versions.OLDEST_SUPPORTED} or newer, or leave it blank.")
     conn = _load(session, workspace_id)
     secret = (data.client_secret or "").strip()
     if not secret:
@@ -201,14 +210,14 @@ def save_setup(session: Session, vault: Vault, workspace_id: int, data: SetupInp
         try:
             token = auth.refresh(app, refresh_token)
             token = replace(token, refresh_token=token.refresh_token or refresh_token)
-            identity = _identify(app, data.mode, token)
+            identity = _identify(app, data.mode, token, pinned)
         except SalesforceError as exc:
             raise SetupError("refresh_token", f"Salesforce did not accept these values: {exc}") from exc
         if token.instance_url.rstrip("/") != instance:
             log.info("instance URL differs from the one given", extra={"given": instance, "returned": token.instance_url})
     elif data.mode == "client-credentials":
         try:
-            identity = _identify(app, data.mode, auth.client_credentials(app))
+            identity = _identify(app, data.mode, auth.client_credentials(app), pinned)
         except SalesforceError as exc:
             raise SetupError("client_secret", f"Salesforce did not accept these values: {exc}") from exc
 
@@ -222,6 +231,8 @@ def save_setup(session: Session, vault: Vault, workspace_id: int, data: SetupInp
     conn.client_secret_enc = vault.encrypt(secret)
     conn.session_minutes = int(data.session_minutes)
     conn.updated_at = utcnow()
+    if conn.api_version_pinned != pinned:
+        conn.api_version_pinned, conn.api_version = pinned, None  # chosen again on the next call
     if changed:
         _forget_tokens(conn)
     session.add(conn)
@@ -268,6 +279,7 @@ class _Identity:
     org_currency: str | None
     multi_currency: bool
     usage: ApiUsage | None
+    api_version: str
 
 
 class _MemoryTokenStore:
@@ -286,11 +298,14 @@ class _MemoryTokenStore:
         pass
 
 
-def _identify(app: auth.AppCredentials, mode: str, token: auth.Token) -> _Identity:
-    """Who and which org a new token belongs to (one userinfo call and one query), before
-    anything is saved, so a failure leaves the connection as it was."""
+def _identify(app: auth.AppCredentials, mode: str, token: auth.Token, pinned: str | None) -> _Identity:
+    """Who and which org a new token belongs to, and the API version to speak (the versions
+    list, one userinfo call and one query), before anything is saved, so a failure leaves the
+    connection as it was."""
+    api_version = versions.choose(versions.offered(token.instance_url), pinned)
     store = _MemoryTokenStore(token)
-    client = SalesforceClient(auth.Authenticator(app, store, mode=mode, lock_key=f"identify-{id(store)}"))
+    client = SalesforceClient(auth.Authenticator(app, store, mode=mode, lock_key=f"identify-{id(store)}"),
+                              api_version=api_version)
     info = client.userinfo()
     try:
         org = next(client.query("SELECT Id, Name, DefaultCurrencyIsoCode FROM Organization LIMIT 1"), None)
@@ -308,6 +323,7 @@ def _identify(app: auth.AppCredentials, mode: str, token: auth.Token) -> _Identi
         org_currency=(org or {}).get("DefaultCurrencyIsoCode") or None,
         multi_currency="CurrencyIsoCode" in fields,
         usage=client.usage,
+        api_version=api_version,
     )
 
 
@@ -316,6 +332,7 @@ def _apply(conn: SalesforceConnection, vault: Vault, identity: _Identity, *, use
     conn.sf_user_id, conn.sf_username, conn.sf_user_name = identity.user_id, identity.username, identity.user_name
     conn.sf_org_id, conn.sf_org_name = identity.org_id, identity.org_name
     conn.org_currency, conn.multi_currency = identity.org_currency, identity.multi_currency
+    conn.api_version = identity.api_version
     if identity.usage:
         conn.api_used, conn.api_limit, conn.api_usage_at = identity.usage.used, identity.usage.limit, utcnow()
 
@@ -409,10 +426,11 @@ def finish_connect(
     if conn is None or conn.mode != "oauth":
         raise ConnectFailed("The Salesforce setup changed meanwhile. Click Connect again.")
     app = _credentials(conn, vault)
+    pinned = conn.api_version_pinned
     session.rollback()  # hold no transaction while Salesforce answers
     try:
         token = auth.exchange_code(app, code=code, code_verifier=spent.code_verifier, redirect_uri=spent.redirect_uri)
-        identity = _identify(app, conn.mode, token)
+        identity = _identify(app, conn.mode, token, pinned)
     except SalesforceError as exc:
         raise ConnectFailed(str(exc)) from exc
     conn = _load(session, workspace_id)
@@ -492,6 +510,9 @@ class DbTokenStore:
     def record_error(self, message: str) -> None:
         self._update({"last_error": message, "last_error_at": utcnow()})
 
+    def remember_api_version(self, version: str) -> None:
+        self._update({"api_version": version})
+
     def _update(self, values: dict) -> None:
         with Session(self.engine) as session:
             session.execute(
@@ -513,7 +534,13 @@ def client_for(engine: Engine, vault: Vault, workspace_id: int, *, describe_cach
         authenticator = auth.Authenticator(
             app, store, mode=conn.mode, session_seconds=conn.session_minutes * 60, lock_key=f"sf-conn-{conn.id}"
         )
-    client = SalesforceClient(authenticator, on_usage=store.record_usage, describe_cache=describe_cache, **client_options)
+        api_version, pinned, instance_url = conn.api_version, conn.api_version_pinned, conn.instance_url
+    if api_version is None:
+        # Connected before versions were negotiated, or the admin changed the pinned version.
+        api_version = versions.choose(versions.offered(instance_url), pinned)
+        store.remember_api_version(api_version)
+    client = SalesforceClient(authenticator, on_usage=store.record_usage, describe_cache=describe_cache,
+                              api_version=api_version, **client_options)
     client.token_store = store
     return client
 

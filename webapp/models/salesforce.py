@@ -47,6 +47,8 @@ class SalesforceConnection(SQLModel, table=True):
     sf_org_name: str | None = Field(default=None, max_length=255)
     org_currency: str | None = Field(default=None, max_length=3)
     multi_currency: bool = Field(default=False)
+    api_version: str | None = Field(default=None, max_length=8)  # negotiated with the org at connect
+    api_version_pinned: str | None = Field(default=None, max_length=8)  # the admin's choice, if any
     connected_at: datetime | None = None
     connected_by_id: int | None = Field(
         default=None, foreign_key="app_user.id", ondelete="SET NULL", nullable=True

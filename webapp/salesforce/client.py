@@ -30,7 +30,7 @@ from webapp.salesforce.errors import (
     Unavailable,
 )
 
-API_VERSION = "62.0"
+API_VERSION = "66.0"  # when no version was negotiated with the org (see versions.py)
 COLLECTION_SIZE = 200
 USAGE_RE = re.compile(r"api-usage=(\d+)/(\d+)")
 BAD_QUERY_CODES = {"MALFORMED_QUERY", "INVALID_FIELD", "INVALID_TYPE", "INVALID_QUERY_FILTER_OPERATOR", "INVALID_QUERY_LOCATOR"}

@@ -91,6 +91,7 @@ def _setup_input(form) -> connection.SetupInput:
         session_minutes=minutes,
         refresh_token=form.get("refresh_token", ""),
         instance_url=form.get("instance_url", ""),
+        api_version=form.get("api_version", ""),
     )
 
 
