@@ -96,3 +96,33 @@ def test_a_connection_made_before_versions_were_negotiated_finds_its_version(adm
 ])
 def test_choose(offered, pinned, chosen):
     assert versions.choose(offered, pinned) == chosen
+
+
+def test_a_sync_that_cannot_learn_the_version_fails_with_the_reason(admin_client, emulator):
+    from tests.salesforce.sync.conftest import sync
+
+    connect_with_oauth(admin_client, emulator)
+    with Session(get_engine(admin_client.app)) as s:
+        s.execute(update(SalesforceConnection).values(api_version=None))
+        s.commit()
+    emulator.app.emulator.set_faults(unavailable=3)
+    _, outcome = sync(admin_client.app)
+    assert outcome.status == "failed" and "did not list its API versions" in outcome.reason
+
+
+def test_the_sync_waits_as_long_as_salesforce_lets_a_query_run(admin_client, emulator, monkeypatch):
+    from tests.salesforce.sync.conftest import sync
+    from webapp.sync import execution
+
+    connect_with_oauth(admin_client, emulator)
+    made = []
+
+    def recording_client_for(*args, **kwargs):
+        made.append(connection.client_for(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(execution, "client_for", recording_client_for)
+    _, outcome = sync(admin_client.app)
+    assert outcome.status == "succeeded"
+    # Salesforce fails a query after two minutes; the sync waits for that answer.
+    assert made[0].timeout == execution.SYNC_TIMEOUT and made[0].timeout[1] > 120

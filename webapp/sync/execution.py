@@ -17,7 +17,7 @@ from webapp.crypto import Vault
 from webapp.integrations import card_cache
 from webapp.integrations.salesforce_connection import NotConnected, client_for
 from webapp.models import SalesforceConnection, SyncRun
-from webapp.salesforce.errors import ReconnectNeeded
+from webapp.salesforce.errors import ReconnectNeeded, SalesforceError
 from webapp.salesforce.sync import ledger
 from webapp.salesforce.sync.objects import Context
 from webapp.salesforce.sync.ownership import rules_for
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 # The stored usage stops a run before its first call only while it is recent: the daily
 # allowance is a rolling 24-hour window, so an older figure may overstate today's use.
 USAGE_FRESH_SECONDS = 900
+# Salesforce gives a query two minutes before it fails with QUERY_TIMEOUT; wait a little longer
+# than that, so a slow page ends in Salesforce's own answer, not in our impatience.
+SYNC_TIMEOUT = (10, 130)
 
 
 def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, *,
@@ -44,7 +47,8 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
     with Session(engine) as session:
         settings = load_settings(session, run.workspace_id)
     try:
-        client = client_for(engine, vault, run.workspace_id, describe_cache=cache, **(client_options or {}))
+        client = client_for(engine, vault, run.workspace_id, describe_cache=cache,
+                            **{"timeout": SYNC_TIMEOUT, **(client_options or {})})
     except NotConnected as exc:
         ledger.finish(engine, run_id, "failed", str(exc))
         return Outcome("failed", str(exc))
@@ -52,6 +56,9 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
         reason = f"Reconnect needed: {exc}"
         ledger.finish(engine, run_id, "failed", reason)
         return Outcome("failed", reason)
+    except SalesforceError as exc:  # e.g. the org's API versions could not be listed
+        ledger.finish(engine, run_id, "failed", str(exc))
+        return Outcome("failed", str(exc))
 
     fresh = conn_row.api_usage_at is not None and (utcnow() - conn_row.api_usage_at).total_seconds() < USAGE_FRESH_SECONDS
     options = RunOptions(
