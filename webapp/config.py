@@ -32,6 +32,19 @@ def _int(value: str | None, default: int, name: str) -> int:
         raise ConfigError(f"{name} must be a whole number of bytes, not {value!r}.") from exc
 
 
+def _number(value: str | None, default: float, name: str, unit: str) -> float:
+    """A number ≥ 0 from the environment; a clear error otherwise."""
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of {unit}, not {value!r}.") from exc
+    if number < 0 or number != number:
+        raise ConfigError(f"{name} must be a number of {unit} ≥ 0, not {value!r}.")
+    return number
+
+
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     """Build the config mapping: defaults, then the environment, then ``overrides``."""
     env = os.environ
@@ -57,6 +70,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "MAIL_IMPORT_MAX_BYTES": _int(env.get("MAIL_IMPORT_MAX_BYTES"), 50 * 1024 * 1024, "MAIL_IMPORT_MAX_BYTES"),
+        # An interrupted scheduled run is retried after base × 2^(n-1) seconds (at most the
+        # max), this many times; then the workspace waits for its next scheduled run.
+        "SYNC_RETRY_ATTEMPTS": _number(env.get("SYNC_RETRY_ATTEMPTS"), 4, "SYNC_RETRY_ATTEMPTS", "attempts"),
+        "SYNC_RETRY_BASE_SECONDS": _number(env.get("SYNC_RETRY_BASE_SECONDS"), 60, "SYNC_RETRY_BASE_SECONDS", "seconds"),
+        "SYNC_RETRY_MAX_SECONDS": _number(env.get("SYNC_RETRY_MAX_SECONDS"), 900, "SYNC_RETRY_MAX_SECONDS", "seconds"),
         "TESTING": False,
     }
     if overrides:
@@ -72,6 +90,12 @@ def _check(config: dict) -> None:
             "SECRET_KEY is unset or left at its development default. Set SECRET_KEY to a "
             'long random value, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))".'
         )
+    attempts = config["SYNC_RETRY_ATTEMPTS"]
+    if attempts != int(attempts):
+        raise ConfigError(f"SYNC_RETRY_ATTEMPTS must be a whole number of attempts, not {attempts!r}.")
+    config["SYNC_RETRY_ATTEMPTS"] = int(attempts)
+    if config["SYNC_RETRY_MAX_SECONDS"] < config["SYNC_RETRY_BASE_SECONDS"]:
+        raise ConfigError("SYNC_RETRY_MAX_SECONDS must be at least SYNC_RETRY_BASE_SECONDS.")
     url = config["DATABASE_URL"]
     if url.startswith("postgres://") or url.startswith("postgresql://"):
         # Be explicit about the driver: only psycopg 3 is installed.

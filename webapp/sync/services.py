@@ -180,7 +180,7 @@ def retry(session: Session, engine: Engine, workspace_id: int, user_id: int, err
         ).scalar_one_or_none()
         if found is None:
             raise NotFound("That error is gone: a later sync may have taken the record in.")
-    return ledger.request_run(engine, workspace_id, "retry", user_id=user_id, retry_error_id=error_id)
+    return ledger.request_run(engine, workspace_id, "errors", user_id=user_id, retry_error_id=error_id)
 
 
 def push_soon(session: Session, engine: Engine, workspace_id: int, user_id: int) -> ledger.Requested | None:
@@ -190,4 +190,4 @@ def push_soon(session: Session, engine: Engine, workspace_id: int, user_id: int)
         SyncSettings.workspace_id == workspace_id)).first()
     if not (row and row[0] and row[1]):
         return None
-    return ledger.request_run(engine, workspace_id, "manual", user_id=user_id)
+    return ledger.request_run(engine, workspace_id, "push", user_id=user_id)

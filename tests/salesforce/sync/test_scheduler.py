@@ -109,7 +109,7 @@ def test_two_app_processes_elect_one_scheduler_and_fail_over(admin_client, emula
             if runs:
                 break
             time.sleep(0.2)
-        assert len(runs) == 1 and runs[0].trigger == "daily"
+        assert len(runs) == 1 and runs[0].trigger == "connect"
         status, worker = _wait_run(engine, runs[0].id)
         assert status == "succeeded" and worker.endswith(f":{leader}")
 
@@ -128,7 +128,7 @@ def test_two_app_processes_elect_one_scheduler_and_fail_over(admin_client, emula
         status, worker = _wait_run(engine, requested.run_id)
         assert status == "succeeded" and worker.endswith(f":{successor}")
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM sync_run WHERE trigger = 'daily'")).scalar() == 1
+            assert conn.execute(text("SELECT count(*) FROM sync_run WHERE trigger = 'connect'")).scalar() == 1
     finally:
         for child in children:
             if child.poll() is None:
