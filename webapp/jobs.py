@@ -2,7 +2,8 @@
 
 Sync Now and the schedule both work through rows: a queued run is claimed (compare-and-set)
 and run here, so a click in any process runs exactly once; a scheduled run is queued only if
-none was queued since the time it was due, so a new leader never repeats one.
+none was queued since the time it was due, so a new leader never repeats one. Each job first
+passes the leader's fence (``service.may_act``), so a leader that lost its lock stops acting.
 """
 
 from __future__ import annotations

@@ -34,6 +34,16 @@ def test_one_file_lock_holder_and_a_new_one_after_release(tmp_path):
     second.release()
 
 
+def test_a_deleted_or_replaced_lock_file_is_no_longer_held(tmp_path):
+    first, second = FileLock(tmp_path / "s.lock"), FileLock(tmp_path / "s.lock")
+    assert first.acquire() and first.held()
+    (tmp_path / "s.lock").unlink()
+    assert not first.held()
+    assert second.acquire() and second.held() and not first.held()  # a new file at the same path
+    first.release()
+    second.release()
+
+
 def test_daily_time_follows_the_time_zone_and_dst():
     settings = EffectiveSettings(daily_time="03:00", timezone="Europe/Berlin")
     assert next_daily(settings, datetime(2026, 7, 1, 12, tzinfo=UTC)) == datetime(2026, 7, 2, 1, tzinfo=UTC)
