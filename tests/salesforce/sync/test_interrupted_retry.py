@@ -41,7 +41,7 @@ def _run(engine, run_id):
         return conn.execute(select(RUN).where(RUN.c.id == run_id)).mappings().first()
 
 
-def _wait(engine, run_id, ready, timeout=40):
+def _wait(engine, run_id, ready, timeout=90):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         row = _run(engine, run_id)

@@ -52,7 +52,7 @@ def _overlaps(spans):
             if a[0] != b[0] and a[1] < b[2] and b[1] < a[2]]
 
 
-def _wait_start_after(path: Path, moment: float, timeout=20) -> dict:
+def _wait_start_after(path: Path, moment: float, timeout=60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         later = [e for e in _events(path) if e["event"] == "start" and e["t"] > moment]

@@ -75,7 +75,7 @@ def _spawn(config):
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
-def _leader(children, timeout=15):
+def _leader(children, timeout=60):
     deadline = time.monotonic() + timeout
     states = {}
     while time.monotonic() < deadline:
