@@ -38,15 +38,17 @@ def _int(value: str | None, default: int, name: str, unit: str = "bytes", minimu
     return number
 
 
-def _number(value: str | None, default: float, name: str, *, minimum: float = 0) -> float:
+def _number(value: str | None, default: float, name: str, unit: str = "", *, minimum: float = 0) -> float:
+    """A number (at least ``minimum``) from the environment; a clear error otherwise."""
     if value is None or value.strip() == "":
         return default
+    what = f"a number of {unit}" if unit else "a number"
     try:
         number = float(value)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, not {value!r}.") from exc
-    if not number >= minimum:
-        raise ConfigError(f"{name} must be at least {minimum:g}, not {value!r}.")
+        raise ConfigError(f"{name} must be {what}, not {value!r}.") from exc
+    if not number >= minimum:  # also refuses NaN
+        raise ConfigError(f"{name} must be {what} ≥ {minimum:g}, not {value!r}.")
     return number
 
 
@@ -67,9 +69,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "SCHEDULER_ENABLED": _bool(env.get("SCHEDULER_ENABLED"), True),
         # A card miss waits this long for Salesforce, then answers with what is known.
-        "SALESFORCE_CARD_BUDGET": _number(env.get("SALESFORCE_CARD_BUDGET"), 2.0, "SALESFORCE_CARD_BUDGET"),
-        "SALESFORCE_CARD_LOOKUPS": int(_number(env.get("SALESFORCE_CARD_LOOKUPS"), 4, "SALESFORCE_CARD_LOOKUPS", minimum=1)),
-        "SALESFORCE_CARD_WAITERS": int(_number(env.get("SALESFORCE_CARD_WAITERS"), 4, "SALESFORCE_CARD_WAITERS")),
+        "SALESFORCE_CARD_BUDGET": _number(env.get("SALESFORCE_CARD_BUDGET"), 2.0, "SALESFORCE_CARD_BUDGET", "seconds"),
+        "SALESFORCE_CARD_LOOKUPS": int(_number(env.get("SALESFORCE_CARD_LOOKUPS"), 4, "SALESFORCE_CARD_LOOKUPS", "lookups", minimum=1)),
+        "SALESFORCE_CARD_WAITERS": int(_number(env.get("SALESFORCE_CARD_WAITERS"), 4, "SALESFORCE_CARD_WAITERS", "requests")),
         "ENCRYPTION_KEYS": env.get("ENCRYPTION_KEYS", ""),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         "LOG_FORMAT": env.get("LOG_FORMAT", "json"),
@@ -90,6 +92,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # Space-separated origins allowed to frame the Salesforce card; empty allows none.
         "CARD_FRAME_ANCESTORS": env.get("CARD_FRAME_ANCESTORS", "").split(),
         "HSTS_MAX_AGE": _int(env.get("HSTS_MAX_AGE"), 31536000, "HSTS_MAX_AGE", "seconds"),
+        # An interrupted scheduled run is retried after base × 2^(n-1) seconds (at most the
+        # max), this many times; then the workspace waits for its next scheduled run.
+        "SYNC_RETRY_ATTEMPTS": _number(env.get("SYNC_RETRY_ATTEMPTS"), 4, "SYNC_RETRY_ATTEMPTS", "attempts"),
+        "SYNC_RETRY_BASE_SECONDS": _number(env.get("SYNC_RETRY_BASE_SECONDS"), 60, "SYNC_RETRY_BASE_SECONDS", "seconds"),
+        "SYNC_RETRY_MAX_SECONDS": _number(env.get("SYNC_RETRY_MAX_SECONDS"), 900, "SYNC_RETRY_MAX_SECONDS", "seconds"),
         "TESTING": False,
     }
     if overrides:
@@ -110,6 +117,12 @@ def _check(config: dict) -> None:
             raise ConfigError(
                 f"CARD_FRAME_ANCESTORS takes origins like https://crm.example.com separated by spaces, not {origin!r}."
             )
+    attempts = config["SYNC_RETRY_ATTEMPTS"]
+    if attempts != int(attempts):
+        raise ConfigError(f"SYNC_RETRY_ATTEMPTS must be a whole number of attempts, not {attempts!r}.")
+    config["SYNC_RETRY_ATTEMPTS"] = int(attempts)
+    if config["SYNC_RETRY_MAX_SECONDS"] < config["SYNC_RETRY_BASE_SECONDS"]:
+        raise ConfigError("SYNC_RETRY_MAX_SECONDS must be at least SYNC_RETRY_BASE_SECONDS.")
     url = config["DATABASE_URL"]
     if url.startswith("postgres://") or url.startswith("postgresql://"):
         # Be explicit about the driver: only psycopg 3 is installed.

@@ -2,7 +2,8 @@
 
 Sync Now and the schedule both work through rows: a queued run is claimed (compare-and-set)
 and run here, so a click in any process runs exactly once; a scheduled run is queued only if
-none was queued since the time it was due, so a new leader never repeats one.
+none was queued since the time it was due, so a new leader never repeats one. Each job first
+passes the leader's fence (``service.may_act``), so a leader that lost its lock stops acting.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ CATCH_UP = timedelta(hours=6)
 
 
 def run_queued_syncs(service) -> None:
-    ledger.reap_stale(service.engine)
+    if not service.may_act():
+        return
+    ledger.reap_stale(service.engine, backoff=service.backoff)
     for run_id in ledger.queued_runs(service.engine):
         with service._guard:
-            if run_id in service.in_flight or service.runs is None:
+            if run_id in service.in_flight or service.runs is None or not service.may_act():
                 continue
             service.in_flight.add(run_id)
             service.runs.submit(_run, service, run_id)
@@ -41,11 +44,6 @@ def _run(service, run_id: int) -> None:
     finally:
         with service._guard:
             service.in_flight.discard(run_id)
-
-
-def check_leadership(service) -> None:
-    if not service.lock.held():
-        service.step_down()
 
 
 def previous_due(settings: EffectiveSettings, now: datetime, last_run: datetime | None) -> datetime | None:
@@ -63,6 +61,8 @@ def previous_due(settings: EffectiveSettings, now: datetime, last_run: datetime 
 def plan_scheduled_syncs(service) -> None:
     """Queue every scheduled run that is due. Each connected workspace syncs once right
     after it connects, then on its schedule."""
+    if not service.may_act():
+        return
     now = utcnow()
     with Session(service.engine) as session:
         workspaces = session.execute(
@@ -76,7 +76,7 @@ def plan_scheduled_syncs(service) -> None:
             ).scalar()
             trigger = "interval" if settings.frequency == "hours" else "daily"
             if last_any is None or (connected_at and last_any < connected_at):
-                _enqueue(service, workspace_id, trigger, "first sync after connecting")
+                _enqueue(service, workspace_id, "connect", "first sync after connecting")
                 continue
             # Any run since the due time (Sync Now included) already brought the data up to date.
             due = previous_due(settings, now, last_any)

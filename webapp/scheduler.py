@@ -5,8 +5,15 @@ small thread that tries to become the leader: an ``fcntl`` lock on a file in the
 folder on SQLite (one host), ``pg_try_advisory_lock`` on a dedicated connection on Postgres
 (any number of hosts). Only the leader starts the BackgroundScheduler. The others keep
 trying, so when the leader dies (its lock goes with its file descriptor or its connection)
-another one takes over within a few seconds. The leader re-checks its lock and steps down
-when it lost it (a Postgres restart drops advisory locks silently).
+another one takes over within a few seconds.
+
+Never two at once: the leader re-checks its lock every ``check_seconds`` and steps down when it
+lost it (a terminated connection or a Postgres restart drops advisory locks silently; a deleted
+lock file lets another process lock a new one). A process that gets the lock waits
+``takeover_seconds``, longer than that check, before it starts its scheduler, so the old leader
+has stopped by then. And each job is fenced by a lease: it acts only while the lock was
+confirmed less than ``lease_seconds`` ago (between the two), which holds even when the check
+itself hangs.
 
 Nothing here starts at import or in the app factory: gunicorn's ``post_worker_init`` and the
 ``demo`` command call ``start(app)``. Jobs live in ``webapp.jobs``; their definitions are data
@@ -21,6 +28,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,11 +49,10 @@ class JobSpec:
     seconds: float  # an interval trigger
 
 
-def job_specs(poll_seconds: float, plan_seconds: float, check_seconds: float) -> tuple[JobSpec, ...]:
+def job_specs(poll_seconds: float, plan_seconds: float) -> tuple[JobSpec, ...]:
     return (
         JobSpec("run-queued-syncs", "webapp.jobs:run_queued_syncs", poll_seconds),
         JobSpec("plan-scheduled-syncs", "webapp.jobs:plan_scheduled_syncs", plan_seconds),
-        JobSpec("check-leadership", "webapp.jobs:check_leadership", check_seconds),
     )
 
 
@@ -73,7 +80,15 @@ class FileLock:
         return True
 
     def held(self) -> bool:
-        return self._fd is not None
+        """Still ours: the path still names the file we locked. A deleted or replaced lock
+        file would let another process lock a new one while we hold the old."""
+        if self._fd is None:
+            return False
+        try:
+            mine, there = os.fstat(self._fd), os.stat(self.path)
+        except OSError:
+            return False
+        return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
     def release(self) -> None:
         if self._fd is not None:
@@ -90,6 +105,7 @@ class AdvisoryLock:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._conn = None
+        self._use = threading.Lock()  # one connection, used by the election thread and release()
 
     def acquire(self) -> bool:
         try:
@@ -109,22 +125,28 @@ class AdvisoryLock:
         return True
 
     def held(self) -> bool:
-        if self._conn is None:
-            return False
-        try:
-            self._conn.execute("SELECT 1").fetchone()
-            return True
-        except Exception:
-            self.release()
-            return False
+        """Asks the server whether this session still holds the lock (a dropped connection
+        fails at once; a Postgres restart leaves a new session without it)."""
+        with self._use:
+            if self._conn is None:
+                return False
+            try:
+                return bool(self._conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND pid = pg_backend_pid() AND classid = 0 AND objid = %s",
+                    (LOCK_KEY,),
+                ).fetchone()[0])
+            except Exception:
+                return False
 
     def release(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()  # closing the session releases the lock
-            except Exception:
-                pass
-            self._conn = None
+        with self._use:
+            if self._conn is not None:
+                try:
+                    self._conn.close()  # closing the session releases the lock
+                except Exception:
+                    pass
+                self._conn = None
 
 
 def lock_for(engine: Engine, instance_path: str):
@@ -144,19 +166,44 @@ class SchedulerService:
     lock: object
     poll_seconds: float = 3.0
     plan_seconds: float = 30.0
-    check_seconds: float = 10.0
-    retry_seconds: float = 5.0
+    check_seconds: float = 1.0  # how often the leader re-checks its lock
+    retry_seconds: float = 5.0  # how often the others try to take it
+    takeover_seconds: float | None = None  # None: 2 × check_seconds + 1
     max_parallel_runs: int = 4
+    backoff: object = None  # webapp.salesforce.sync.ledger.RetryBackoff for interrupted runs
     scheduler: BackgroundScheduler | None = None
     runs: ThreadPoolExecutor | None = None
     in_flight: set = field(default_factory=set)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _guard: threading.Lock = field(default_factory=threading.Lock)
+    _confirmed: float = float("-inf")  # monotonic time a check that found the lock ours began
+
+    def __post_init__(self) -> None:
+        if self.takeover_seconds is None:
+            self.takeover_seconds = 2 * self.check_seconds + 1
+        if self.check_seconds <= 0 or self.takeover_seconds <= self.check_seconds:
+            raise ValueError("The scheduler's takeover delay must be longer than its lock check interval.")
 
     @property
     def leading(self) -> bool:
         return self.scheduler is not None
+
+    @property
+    def lease_seconds(self) -> float:
+        return (self.check_seconds + self.takeover_seconds) / 2
+
+    def may_act(self) -> bool:
+        """The fence every job passes first: leading, and the lock confirmed within the lease.
+        A successor starts only ``takeover_seconds`` after it got the lock, later than that."""
+        return self.leading and time.monotonic() - self._confirmed < self.lease_seconds
+
+    def _confirm(self) -> bool:
+        began = time.monotonic()
+        if not self.lock.held():
+            return False
+        self._confirmed = began
+        return True
 
     def start(self) -> SchedulerService:
         import webapp.jobs  # noqa: F401  -- loaded before any job thread needs it (import-lock deadlock)
@@ -168,11 +215,25 @@ class SchedulerService:
 
     def _contend(self) -> None:
         while not self._stop.is_set():
-            if not self.leading and self.lock.acquire():
-                self._lead()
+            if self.leading:
+                if not self._confirm():
+                    self.step_down()
+                self._stop.wait(self.check_seconds)
+                continue
+            if self.lock.acquire():
+                # The previous leader may not have noticed its loss yet: outwait its check.
+                if self._stop.wait(self.takeover_seconds):
+                    self.lock.release()
+                    return
+                if self._confirm():
+                    self._lead()
+                    continue
+                self.lock.release()
             self._stop.wait(self.retry_seconds)
 
     def _lead(self) -> None:
+        # Logged before the scheduler starts and after it stops: the log never understates a term.
+        log.info("scheduler leader", extra={"pid": os.getpid()})
         with self._guard:
             self.runs = ThreadPoolExecutor(self.max_parallel_runs, thread_name_prefix="sync-run")
             scheduler = BackgroundScheduler(
@@ -180,12 +241,11 @@ class SchedulerService:
                 job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
                 timezone="UTC",
             )
-            for spec in job_specs(self.poll_seconds, self.plan_seconds, self.check_seconds):
+            for spec in job_specs(self.poll_seconds, self.plan_seconds):
                 scheduler.add_job(spec.func, "interval", seconds=spec.seconds, id=spec.id, kwargs={"service": self},
                                   next_run_time=_now())
-            scheduler.start()
             self.scheduler = scheduler
-        log.info("scheduler leader", extra={"pid": os.getpid()})
+            scheduler.start()
 
     def step_down(self) -> None:
         """Lost the lock: stop scheduling (runs under way finish; their rows guard them)."""
@@ -216,11 +276,14 @@ def start(app, **options) -> SchedulerService | None:
     if "scheduler" in app.extensions:
         return app.extensions["scheduler"]
     from webapp.db import get_engine
+    from webapp.salesforce.sync.ledger import RetryBackoff
 
     engine = get_engine(app)
+    backoff = RetryBackoff(app.config["SYNC_RETRY_ATTEMPTS"], app.config["SYNC_RETRY_BASE_SECONDS"],
+                           app.config["SYNC_RETRY_MAX_SECONDS"])
     service = SchedulerService(
         engine=engine, vault=app.extensions["vault"], cache=app.extensions["cache"],
-        lock=lock_for(engine, app.instance_path), **options,
+        lock=lock_for(engine, app.instance_path), **{"backoff": backoff, **options},
     )
     app.extensions["scheduler"] = service.start()
     return service

@@ -104,7 +104,7 @@ def sync(workspace, retry_errors):
     engine = get_engine()
     with session_scope(engine) as session:
         workspace_id = _workspace_id(session, workspace)
-    requested = ledger.request_run(engine, workspace_id, "retry" if retry_errors else "cli")
+    requested = ledger.request_run(engine, workspace_id, "cli_errors" if retry_errors else "cli")
     if requested.joined and requested.status == "running":
         raise click.ClickException(f"Sync run #{requested.run_id} is already running for “{workspace}”; wait for it to end.")
     if requested.joined:

@@ -19,8 +19,11 @@ def _workspace():
     # No index of its own: every table here leads a unique key or index with workspace_id.
     return Field(foreign_key="workspace.id", ondelete="CASCADE")
 
-RUN_TRIGGERS = ("daily", "interval", "manual", "cli", "retry")
-RUN_STATUSES = ("queued", "running", "succeeded", "paused", "failed")
+# daily/interval: the schedule; connect: the first sync after connecting; manual: Sync Now;
+# push: "push immediately" after an inbox edit; errors: the Retry buttons of failed records;
+# cli / cli_errors: the command (with --retry-errors); retry: again after an interrupted run.
+RUN_TRIGGERS = ("daily", "interval", "connect", "manual", "push", "errors", "cli", "cli_errors", "retry")
+RUN_STATUSES = ("queued", "running", "succeeded", "paused", "failed", "interrupted")
 ACTIVE_STATUSES = ("queued", "running")
 FREQUENCIES = ("daily", "hours", "off")
 _ACTIVE = text("status IN ('queued', 'running')")
@@ -75,8 +78,8 @@ class SyncRun(SQLModel, table=True):
 
     __tablename__ = "sync_run"
     __table_args__ = (
-        CheckConstraint("status IN ('queued', 'running', 'succeeded', 'paused', 'failed')", name="status"),
-        CheckConstraint("\"trigger\" IN ('daily', 'interval', 'manual', 'cli', 'retry')", name="trigger"),
+        CheckConstraint(f"status IN {RUN_STATUSES}", name="status"),
+        CheckConstraint(f"\"trigger\" IN {RUN_TRIGGERS}", name="trigger"),
         Index("uq_sync_run_one_active", "workspace_id", unique=True, sqlite_where=_ACTIVE, postgresql_where=_ACTIVE),
         Index("ix_sync_run_recent", "workspace_id", "queued_at"),
         Index("ix_sync_run_status", "status"),
@@ -89,7 +92,12 @@ class SyncRun(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     requested_by_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL", nullable=True)
     retry_error_id: int | None = None  # a single record to retry; None retries every failed record
+    # A retry after an interrupted run: the run it retries, which retry this is, of how many.
+    retry_of_id: int | None = Field(default=None, foreign_key="sync_run.id", ondelete="SET NULL", nullable=True)
+    retry_attempt: int | None = None
+    retry_limit: int | None = None
     queued_at: datetime = Field(default_factory=utcnow)
+    not_before: datetime | None = None  # queued, but not claimed before then (a retry's backoff)
     started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None

@@ -65,7 +65,7 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
         context=Context(org_currency=conn_row.org_currency or "USD", multi_currency=bool(conn_row.multi_currency)),
         budget=Budget(settings.budget_percent, conn_row.api_used if fresh else None, conn_row.api_limit if fresh else None),
         extra_fields=settings.extra_fields,
-        retry=run.trigger == "retry",
+        retry=run.trigger in ("errors", "cli_errors"),  # only the records that failed before
         retry_error_id=run.retry_error_id,
         batch_size=batch_size,
         two_way=PushOptions(

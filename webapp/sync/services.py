@@ -17,7 +17,9 @@ from webapp.salesforce.sync.push import ERROR_OBJECT
 from webapp.sync import twoway
 from webapp.sync.settings import EffectiveSettings, load_settings, next_daily
 
-TRIGGER_LABELS = {"daily": "Scheduled", "interval": "Scheduled", "manual": "Sync Now", "cli": "Command line", "retry": "Retry"}
+TRIGGER_LABELS = {"daily": "Scheduled", "interval": "Scheduled", "connect": "First sync after connecting",
+                  "manual": "Sync Now", "push": "Push immediately", "errors": "Retry failed records",
+                  "cli": "Command line", "cli_errors": "Command line: failed records", "retry": "Retry after an interrupted run"}
 OBJECT_LABELS = {"OpportunityStage": "Stages", "Account": "Accounts", "Contact": "Contacts",
                  "Opportunity": "Opportunities", "OpportunityHistory": "Stage history", "Inbox contacts": "Inbox contacts",
                  "Deals": "Deals → opportunities", "Contacts (inbox edits)": "Contact edits → Salesforce"}
@@ -58,6 +60,11 @@ class RunView:
     org_used: int | None
     org_limit: int | None
     rows: list[CountRow] = field(default_factory=list)
+    retry_error_id: int | None = None
+    retry_of_id: int | None = None
+    retry_attempt: int | None = None
+    retry_limit: int | None = None
+    not_before: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -65,7 +72,16 @@ class RunView:
 
     @property
     def trigger_label(self) -> str:
+        if self.trigger == "retry" and self.retry_attempt:
+            return f"Retry {self.retry_attempt} of {self.retry_limit} after an interrupted run"
+        if self.trigger == "errors" and self.retry_error_id is not None:
+            return "Retry of one record"
         return TRIGGER_LABELS.get(self.trigger, self.trigger)
+
+    @property
+    def waiting(self) -> bool:
+        """Queued, and not to start before ``not_before`` (a retry's backoff)."""
+        return self.status == "queued" and self.not_before is not None and self.not_before > utcnow()
 
     @property
     def current_label(self) -> str | None:
@@ -97,7 +113,8 @@ class RunView:
             return "Paused: API budget"
         if self.status == "paused":
             return "Paused: API limit"
-        return {"queued": "Queued", "running": "Running", "succeeded": "Done", "failed": "Failed"}.get(self.status, self.status)
+        return {"queued": "Queued", "running": "Running", "succeeded": "Done", "failed": "Failed",
+                "interrupted": "Interrupted"}.get(self.status, self.status)
 
 
 @dataclass
@@ -134,7 +151,8 @@ def _run_view(row) -> RunView:
                              c.get("created", 0), c.get("updated", 0), c.get("deleted", 0), c.get("failed", 0), c.get("note"),
                              push=dict(c) if c.get("mode") == "push" else None))
     return RunView(row.id, row.trigger, row.status, row.reason, row.queued_at, row.started_at, row.finished_at,
-                   row.current_object, row.api_calls, row.org_used, row.org_limit, rows)
+                   row.current_object, row.api_calls, row.org_used, row.org_limit, rows, row.retry_error_id,
+                   row.retry_of_id, row.retry_attempt, row.retry_limit, row.not_before)
 
 
 def run_view(session: Session, workspace_id: int, run_id: int) -> RunView:
@@ -180,7 +198,7 @@ def retry(session: Session, engine: Engine, workspace_id: int, user_id: int, err
         ).scalar_one_or_none()
         if found is None:
             raise NotFound("That error is gone: a later sync may have taken the record in.")
-    return ledger.request_run(engine, workspace_id, "retry", user_id=user_id, retry_error_id=error_id)
+    return ledger.request_run(engine, workspace_id, "errors", user_id=user_id, retry_error_id=error_id)
 
 
 def push_soon(session: Session, engine: Engine, workspace_id: int, user_id: int) -> ledger.Requested | None:
@@ -190,4 +208,4 @@ def push_soon(session: Session, engine: Engine, workspace_id: int, user_id: int)
         SyncSettings.workspace_id == workspace_id)).first()
     if not (row and row[0] and row[1]):
         return None
-    return ledger.request_run(engine, workspace_id, "manual", user_id=user_id)
+    return ledger.request_run(engine, workspace_id, "push", user_id=user_id)

@@ -203,7 +203,9 @@ def test_a_record_that_cannot_be_taken_is_logged_and_retried(connected, emulator
 
     engine = get_engine(connected)
     (queued,) = ledger.queued_runs(engine)
+    assert _rows(connected, "SELECT trigger, retry_error_id FROM sync_run WHERE id = :i", i=queued) == [("errors", error.id)]
     assert run_queued(engine, connected.extensions["vault"], None, queued, client_options=FAST).status == "succeeded"
+    assert "Retry of one record" in admin_client.get("/settings/integrations/salesforce").get_data(as_text=True)
     assert _rows(connected, "SELECT count(*) FROM sync_record_error")[0][0] == 0
     assert _rows(connected, "SELECT amount_minor FROM sf_opportunity WHERE sf_id = :i", i=opp["Id"])[0][0] == 1050
     assert _run(connected, queued).api_calls == 1

@@ -34,6 +34,16 @@ def test_one_file_lock_holder_and_a_new_one_after_release(tmp_path):
     second.release()
 
 
+def test_a_deleted_or_replaced_lock_file_is_no_longer_held(tmp_path):
+    first, second = FileLock(tmp_path / "s.lock"), FileLock(tmp_path / "s.lock")
+    assert first.acquire() and first.held()
+    (tmp_path / "s.lock").unlink()
+    assert not first.held()
+    assert second.acquire() and second.held() and not first.held()  # a new file at the same path
+    first.release()
+    second.release()
+
+
 def test_daily_time_follows_the_time_zone_and_dst():
     settings = EffectiveSettings(daily_time="03:00", timezone="Europe/Berlin")
     assert next_daily(settings, datetime(2026, 7, 1, 12, tzinfo=UTC)) == datetime(2026, 7, 2, 1, tzinfo=UTC)
@@ -65,7 +75,7 @@ def _spawn(config):
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
-def _leader(children, timeout=15):
+def _leader(children, timeout=60):
     deadline = time.monotonic() + timeout
     states = {}
     while time.monotonic() < deadline:
@@ -109,7 +119,7 @@ def test_two_app_processes_elect_one_scheduler_and_fail_over(admin_client, emula
             if runs:
                 break
             time.sleep(0.2)
-        assert len(runs) == 1 and runs[0].trigger == "daily"
+        assert len(runs) == 1 and runs[0].trigger == "connect"
         status, worker = _wait_run(engine, runs[0].id)
         assert status == "succeeded" and worker.endswith(f":{leader}")
 
@@ -128,7 +138,7 @@ def test_two_app_processes_elect_one_scheduler_and_fail_over(admin_client, emula
         status, worker = _wait_run(engine, requested.run_id)
         assert status == "succeeded" and worker.endswith(f":{successor}")
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM sync_run WHERE trigger = 'daily'")).scalar() == 1
+            assert conn.execute(text("SELECT count(*) FROM sync_run WHERE trigger = 'connect'")).scalar() == 1
     finally:
         for child in children:
             if child.poll() is None:

@@ -148,8 +148,9 @@ def test_push_immediately_queues_a_run_after_a_deal_save_and_delete_without_call
     calls = _calls(emulator)
 
     assert admin_client.post("/deals/new", _deal_form()).status_code == 302
-    assert _queued(connected) == [("manual", "queued")]
+    assert _queued(connected) == [("push", "queued")]  # its own trigger, not "Sync Now"
     assert _calls(emulator) == calls  # queued for the scheduler; nothing sent from the request
+    assert "Push immediately" in admin_client.get("/settings/integrations/salesforce").get_data(as_text=True)
 
     _, outcome = sync(connected)  # the scheduler's poller would run the queued one; this joins it
     assert outcome.status == "succeeded"
@@ -157,17 +158,17 @@ def test_push_immediately_queues_a_run_after_a_deal_save_and_delete_without_call
     deal_id = _rows_one(connected, "SELECT id FROM deal WHERE name = 'Pushed at once'")
     calls = _calls(emulator)
     assert admin_client.post(f"/deals/{deal_id}/edit", _deal_form(name="Pushed at once, edited")).status_code == 302
-    assert _queued(connected) == [("manual", "queued")]
+    assert _queued(connected) == [("push", "queued")]
     sync(connected)
 
     calls = _calls(emulator)
     assert admin_client.post(f"/deals/{deal_id}/delete").status_code == 302
-    assert _queued(connected) == [("manual", "queued")] and _calls(emulator) == calls
+    assert _queued(connected) == [("push", "queued")] and _calls(emulator) == calls
 
     # A second change before the run starts joins the queued run.
     other = add_deal(connected, "Another")
     assert admin_client.post(f"/deals/{other}/delete").status_code == 302
-    assert _queued(connected) == [("manual", "queued")]
+    assert _queued(connected) == [("push", "queued")]
 
 
 def test_push_immediately_queues_a_run_after_editing_a_linked_contact(connected, admin_client, emulator):
@@ -177,7 +178,7 @@ def test_push_immediately_queues_a_run_after_editing_a_linked_contact(connected,
     calls = _calls(emulator)
     answer = admin_client.post(f"/contacts/{contact.id}/edit", data={"name": contact.name, "title": "CTO", "phone": ""})
     assert answer.status_code == 302
-    assert _queued(connected) == [("manual", "queued")] and _calls(emulator) == calls
+    assert _queued(connected) == [("push", "queued")] and _calls(emulator) == calls
 
 
 @pytest.mark.parametrize("settings", [{"push_immediately": False}, {"push_immediately": True, "two_way": False}])

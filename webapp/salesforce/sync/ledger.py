@@ -5,6 +5,11 @@ A run is a row. Sync Now, the schedule and the CLI all queue one; the partial un
 request joins the first. A run is claimed with a compare-and-set, so exactly one process
 runs it. A run whose process died is reaped: at once when its pid is gone on this host,
 otherwise once its heartbeat is stale.
+
+A reaped run is marked interrupted and, when the scheduler reaps it, retried: a ``retry`` run
+linked to it is queued in the same transaction, not to be claimed before a backoff (1, 2, 4,
+8 minutes by default), up to a number of attempts; after the last the workspace waits for its
+next scheduled run, and the interrupted run's reason says so.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +29,26 @@ from webapp.models import ACTIVE_STATUSES, SyncRun
 RUN = SyncRun.__table__
 STALE_AFTER = timedelta(minutes=5)
 HOST = socket.gethostname()
+# Runs the scheduler retries after an interruption. A command-line run is its operator's to
+# rerun, and a Retry of failed records is the admin's to press again.
+RETRIED_TRIGGERS = ("daily", "interval", "connect", "manual", "push", "retry")
+INTERRUPTED = "Interrupted: the process running it stopped."
+
+
+@dataclass(frozen=True)
+class RetryBackoff:
+    """When to retry an interrupted run: attempt n waits base × 2^(n-1) seconds, at most cap."""
+
+    attempts: int = 4
+    base_seconds: float = 60.0
+    cap_seconds: float = 900.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 0 or self.base_seconds < 0 or self.cap_seconds < self.base_seconds:
+            raise ValueError("Retry backoff needs attempts ≥ 0 and 0 ≤ base seconds ≤ cap seconds.")
+
+    def delay(self, attempt: int) -> timedelta:
+        return timedelta(seconds=min(self.base_seconds * 2 ** (attempt - 1), self.cap_seconds))
 
 
 def worker_id() -> str:
@@ -57,8 +82,11 @@ def request_run(engine: Engine, workspace_id: int, trigger: str, *, user_id: int
                 ).scalar_one()
             return Requested(run_id, False, "queued")
         except IntegrityError:
-            with engine.connect() as conn:
+            with engine.begin() as conn:
                 row = active_run(conn, workspace_id)
+                if row is not None:
+                    # A retry waiting out its backoff runs now: someone wants a sync at once.
+                    conn.execute(update(RUN).where(RUN.c.id == row.id, RUN.c.status == "queued").values(not_before=None))
             if row is not None:
                 return Requested(row.id, True, row.status)
     raise RuntimeError("Could not queue a sync run.")
@@ -77,8 +105,12 @@ def claim(engine: Engine, run_id: int) -> bool:
 
 
 def queued_runs(engine: Engine) -> list[int]:
+    """Queued runs that may start now (a retry waits until ``not_before``)."""
     with engine.connect() as conn:
-        return list(conn.execute(select(RUN.c.id).where(RUN.c.status == "queued").order_by(RUN.c.id)).scalars())
+        return list(conn.execute(
+            select(RUN.c.id).where(RUN.c.status == "queued", or_(RUN.c.not_before.is_(None), RUN.c.not_before <= utcnow()))
+            .order_by(RUN.c.id)
+        ).scalars())
 
 
 def progress(conn: Connection, run_id: int, *, counts: dict, api_calls: int, current: str | None) -> None:
@@ -118,22 +150,54 @@ def _dead(worker: str | None, heartbeat: datetime | None, now: datetime) -> bool
     return False
 
 
-def reap_stale(engine: Engine, workspace_id: int | None = None) -> list[int]:
-    """Mark runs whose process is gone as failed, so the workspace can sync again. The cursors
-    only ever hold committed pages, so the next run resumes where the dead one got to."""
+def reap_stale(engine: Engine, workspace_id: int | None = None, *, backoff: RetryBackoff | None = None) -> list[int]:
+    """Mark runs whose process is gone as interrupted, so the workspace can sync again, and
+    with ``backoff`` queue their retry. The cursors only ever hold committed pages, so the
+    next run resumes where the dead one got to."""
     now = utcnow()
-    query = select(RUN.c.id, RUN.c.worker, RUN.c.heartbeat_at).where(RUN.c.status == "running")
+    query = select(RUN.c.id, RUN.c.workspace_id, RUN.c.trigger, RUN.c.retry_attempt, RUN.c.worker,
+                   RUN.c.heartbeat_at).where(RUN.c.status == "running")
     if workspace_id is not None:
         query = query.where(RUN.c.workspace_id == workspace_id)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    reaped = [r.id for r in rows if _dead(r.worker, r.heartbeat_at, now)]
-    if reaped:
-        with engine.begin() as conn:
-            conn.execute(
-                update(RUN).where(RUN.c.id.in_(reaped), RUN.c.status == "running").values(
-                    status="failed", reason="Interrupted: the process running it stopped. The next run resumes from the last saved page.",
-                    finished_at=now, current_object=None,
-                )
-            )
+    reaped = []
+    for row in rows:
+        if _dead(row.worker, row.heartbeat_at, now) and _interrupt(engine, row, now, backoff):
+            reaped.append(row.id)
     return reaped
+
+
+def _interrupt(engine: Engine, row, now: datetime, backoff: RetryBackoff | None) -> bool:
+    attempt = (row.retry_attempt or 0) + 1 if row.trigger == "retry" else 1
+    retry = backoff is not None and row.trigger in RETRIED_TRIGGERS
+    spent = retry and attempt > backoff.attempts
+    for queue in ((True, False) if retry and not spent else (False,)):
+        try:
+            with engine.begin() as conn:
+                marked = conn.execute(
+                    update(RUN).where(RUN.c.id == row.id, RUN.c.status == "running")
+                    .values(status="interrupted", finished_at=now, current_object=None,
+                            reason=f"{INTERRUPTED} The next run resumes from the last saved page.")
+                ).rowcount
+                if not marked:
+                    return False  # another process reaped it first
+                if queue:
+                    at = now + backoff.delay(attempt)
+                    retry_id = conn.execute(insert(RUN).values(
+                        workspace_id=row.workspace_id, trigger="retry", status="queued", queued_at=now, not_before=at,
+                        retry_of_id=row.id, retry_attempt=attempt, retry_limit=backoff.attempts, counts={}, api_calls=0,
+                    ).returning(RUN.c.id)).scalar_one()
+                    reason = (f"{INTERRUPTED} Retry {attempt} of {backoff.attempts} (run #{retry_id}) at "
+                              f"{at:%H:%M:%S} UTC resumes from the last saved page.")
+                elif spent and backoff.attempts:
+                    reason = (f"{INTERRUPTED} All {backoff.attempts} retries are spent: the next scheduled run "
+                              "resumes from the last saved page.")
+                else:
+                    reason = None
+                if reason:
+                    conn.execute(update(RUN).where(RUN.c.id == row.id).values(reason=reason))
+            return True
+        except IntegrityError:
+            continue  # a run was queued meanwhile (a click, the schedule): it does the retry's work
+    return False
