@@ -32,6 +32,19 @@ def _int(value: str | None, default: int, name: str) -> int:
         raise ConfigError(f"{name} must be a whole number of bytes, not {value!r}.") from exc
 
 
+def _positive(env, name: str, default: int, unit: str = "bytes") -> int:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ConfigError(f"{name} must be a whole number of {unit} above zero, not {value!r}.")
+    return number
+
+
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     """Build the config mapping: defaults, then the environment, then ``overrides``."""
     env = os.environ
@@ -57,6 +70,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "MAIL_IMPORT_MAX_BYTES": _int(env.get("MAIL_IMPORT_MAX_BYTES"), 50 * 1024 * 1024, "MAIL_IMPORT_MAX_BYTES"),
+        # What one import may read once unpacked, one message's size, and the addresses kept
+        # of one header (webapp.mailimport.sources.Limits).
+        "MAIL_IMPORT_MAX_UNPACKED_BYTES": _positive(env, "MAIL_IMPORT_MAX_UNPACKED_BYTES", 2 * 1024**3),
+        "MAIL_IMPORT_MAX_MESSAGE_BYTES": _positive(env, "MAIL_IMPORT_MAX_MESSAGE_BYTES", 25 * 1024**2),
+        "MAIL_IMPORT_MAX_ADDRESSES_PER_HEADER": _positive(env, "MAIL_IMPORT_MAX_ADDRESSES_PER_HEADER", 1000, "addresses"),
         "TESTING": False,
     }
     if overrides:
