@@ -43,6 +43,9 @@ BODY_CHARS = 200_000  # a pasted log or a mislabelled attachment should not bloa
 HTML_CHARS = 5 * BODY_CHARS  # HTML beyond this would only be cut off after converting it
 HEADER_CHARS = 16_000  # a longer Subject is cut before parsing (998 characters are kept)
 DEFAULT_MAX_ADDRESSES = 1000
+LONG_HEADER_BYTES = 64 * 1024  # a header section or field longer than this is trimmed first
+_ADDRESS_HEADERS = {b"from", b"sender", b"to", b"cc", b"bcc", b"reply-to"}
+_FIELD_SPLIT_RE = re.compile(rb"\r?\n(?![ \t])")  # between header fields, not folded lines
 EARLIEST = datetime(1980, 1, 1, tzinfo=UTC)
 SYNTHETIC_DOMAIN = "import.invalid"
 
@@ -138,7 +141,31 @@ def synthesize_message_id(raw: bytes) -> str:
     return f"<{hashlib.sha256(canonical).hexdigest()[:40]}@{SYNTHETIC_DOMAIN}>"
 
 
+def _trim_headers(raw: bytes, limit: int) -> tuple[bytes, int]:
+    """The message with over-long header fields cut down before the email package reads
+    them (it holds many copies of a header while parsing it): an address list keeps its first
+    ``limit`` entries, anything else its first HEADER_CHARS. Also returns the entries left out."""
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i >= 0]
+    end = min(ends) if ends else len(raw)
+    if end <= LONG_HEADER_BYTES:
+        return raw, 0
+    fields = _FIELD_SPLIT_RE.split(raw[:end])
+    dropped = 0
+    for index, field in enumerate(fields):
+        if len(field) <= LONG_HEADER_BYTES:
+            continue
+        name, _, value = field.partition(b":")
+        if name.strip().lower() in _ADDRESS_HEADERS:
+            kept, over = _first_addresses(value.decode("latin-1"), limit)  # one char per byte
+            dropped += over
+            fields[index] = name + b":" + kept.encode("latin-1")
+        else:
+            fields[index] = field[:HEADER_CHARS]
+    return b"\n".join(fields) + raw[end:], dropped
+
+
 def _parse(raw: bytes, fallback_date: datetime | None, max_addresses: int) -> ParsedMessage | Unparseable:
+    raw, trimmed = _trim_headers(raw, max_addresses)
     msg = _PARSER.parsebytes(raw)
     headers = {name.lower(): value for name, value in reversed(list(msg.raw_items()))}  # first wins
     if not headers:
@@ -146,7 +173,7 @@ def _parse(raw: bytes, fallback_date: datetime | None, max_addresses: int) -> Pa
     notes: list[str] = []
     subject = _clean(_SPACE_RE.sub(" ", str(_header(headers, "subject", HEADER_CHARS) or ""))).strip()[:998]
 
-    dropped = [0]
+    dropped = [trimmed]
 
     def addresses(name: str) -> list[tuple[str, str]]:
         found, over = _addresses(headers, name, max_addresses)
