@@ -108,6 +108,8 @@ def job_status(job_id: int):
     job = background.get_job(session, current_user.workspace_id, job_id)
     if job is None:
         abort(404)
-    if job.status in IMPORT_JOB_ACTIVE and background.resume_stale(current_app._get_current_object(), job.id):
+    if job.status in IMPORT_JOB_ACTIVE:
+        # Its process may have died: then this one takes it over, or says why it cannot.
+        background.resume_stale(current_app._get_current_object(), job.id)
         session.refresh(job)
     return render_template("partials/mailimport/_job.html", job=job, **_job_context(job))
