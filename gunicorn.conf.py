@@ -22,6 +22,9 @@ preload_app = False  # never fork a process that may hold scheduler threads
 
 def post_worker_init(worker):
     # The scheduler contends for leadership in every worker; exactly one wins (webapp.scheduler).
+    from webapp.mailimport.background import start as start_mail_imports
     from webapp.scheduler import start
 
     start(worker.wsgi)
+    # Mail imports a dead process left unfinished are taken over here (they are idempotent).
+    start_mail_imports(worker.wsgi)

@@ -18,6 +18,7 @@ the last try it opens the next conversation (another miss).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
@@ -106,12 +107,15 @@ def login_latencies(base: str, probes: int) -> list[float]:
     return out
 
 
-def hanging_browsers(base: str, count: int, stop: threading.Event) -> tuple[list[threading.Thread], dict]:
-    """``count`` signed-in browsers opening conversations whose cards miss, as htmx would."""
+def hanging_browsers(base: str, count: int, started, stop, counts) -> None:
+    """In a process of its own: ``count`` signed-in browsers opening conversations whose cards
+    miss, as htmx would, until ``stop`` is set; what they saw goes into ``counts``."""
     sessions = [session_for(base) for _ in range(count)]
     seen = {"cards": 0, "pending": 0, "errors": 0}
+    ready = threading.Barrier(count)
 
     def browse(i: int, s: requests.Session) -> None:
+        ready.wait()
         conversation = 0
         while not stop.is_set():
             conversation += 1
@@ -132,8 +136,13 @@ def hanging_browsers(base: str, count: int, stop: threading.Event) -> tuple[list
                 attempt += 1
                 stop.wait(float(wait))
 
-    threads = [threading.Thread(target=browse, args=(i, s), daemon=True) for i, s in enumerate(sessions)]
-    return threads, seen
+    threads = [threading.Thread(target=browse, args=(i, s)) for i, s in enumerate(sessions)]
+    for t in threads:
+        t.start()
+    started.set()
+    for t in threads:
+        t.join()
+    counts.update(seen)
 
 
 def main() -> None:
@@ -196,14 +205,18 @@ def main() -> None:
                 em.set_faults(latency_ms=0)
                 idle += login_latencies(base, args.probes)
                 em.set_faults(latency_ms=args.hang_ms)
-                stop = threading.Event()
-                threads, counts = hanging_browsers(base, args.hanging, stop)
-                for t in threads:
-                    t.start()
-                time.sleep(2)  # every browser has its card request in the server
-                loaded += login_latencies(base, args.probes)
-                stop.set()
-                seen = {k: seen[k] + counts[k] for k in seen}
+                # The browsers load the server from a process of their own, as real ones would.
+                with multiprocessing.Manager() as manager:
+                    started, stop, counts = manager.Event(), manager.Event(), manager.dict()
+                    browsers = multiprocessing.Process(target=hanging_browsers,
+                                                       args=(base, args.hanging, started, stop, counts))
+                    browsers.start()
+                    started.wait(300)
+                    time.sleep(1)  # every browser has its card request in the server
+                    loaded += login_latencies(base, args.probes)
+                    stop.set()
+                    browsers.join(60)
+                    seen = {k: seen[k] + counts.get(k, 0) for k in seen}
             em.set_faults(latency_ms=0)
             print(f"GET /login idle: median {statistics.median(idle):.1f} ms, p99 {p99(idle):.1f} ms; with "
                   f"{args.hanging} cards hanging on a {args.hang_ms / 1000:g} s Salesforce: median "

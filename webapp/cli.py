@@ -110,6 +110,7 @@ def demo(host: str, port: int, emulator_port: int) -> None:
 
     from webapp.emulator import EmulatorOptions
     from webapp.emulator.server import serve_in_thread
+    from webapp.mailimport.background import start as start_mail_imports
     from webapp.scheduler import start as start_scheduler
 
     app = current_app._get_current_object()
@@ -122,6 +123,7 @@ def demo(host: str, port: int, emulator_port: int) -> None:
     emulator = serve_in_thread(options, host=host, port=emulator_port)
     _configure_demo_connection(emulator.url, options)
     start_scheduler(app)  # the demo's sync scheduler (SCHEDULER_ENABLED), never in the factory
+    start_mail_imports(app)  # mail imports a previous run left unfinished
     click.echo(f"Salesforce emulator: {emulator.url}")
     click.echo(f"Inbox:               http://{host}:{port}/  (Ctrl+C stops both)")
     try:

@@ -52,6 +52,19 @@ def _number(value: str | None, default: float, name: str, unit: str = "", *, min
     return number
 
 
+def _positive(env, name: str, default: int, unit: str = "bytes") -> int:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ConfigError(f"{name} must be a whole number of {unit} above zero, not {value!r}.")
+    return number
+
+
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     """Build the config mapping: defaults, then the environment, then ``overrides``."""
     env = os.environ
@@ -97,6 +110,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "SYNC_RETRY_ATTEMPTS": _number(env.get("SYNC_RETRY_ATTEMPTS"), 4, "SYNC_RETRY_ATTEMPTS", "attempts"),
         "SYNC_RETRY_BASE_SECONDS": _number(env.get("SYNC_RETRY_BASE_SECONDS"), 60, "SYNC_RETRY_BASE_SECONDS", "seconds"),
         "SYNC_RETRY_MAX_SECONDS": _number(env.get("SYNC_RETRY_MAX_SECONDS"), 900, "SYNC_RETRY_MAX_SECONDS", "seconds"),
+        # What one import may read once unpacked, one message's size, and the addresses kept
+        # of one header (webapp.mailimport.sources.Limits).
+        "MAIL_IMPORT_MAX_UNPACKED_BYTES": _positive(env, "MAIL_IMPORT_MAX_UNPACKED_BYTES", 2 * 1024**3),
+        "MAIL_IMPORT_MAX_MESSAGE_BYTES": _positive(env, "MAIL_IMPORT_MAX_MESSAGE_BYTES", 25 * 1024**2),
+        "MAIL_IMPORT_MAX_ADDRESSES_PER_HEADER": _positive(env, "MAIL_IMPORT_MAX_ADDRESSES_PER_HEADER", 1000, "addresses"),
         "TESTING": False,
     }
     if overrides:

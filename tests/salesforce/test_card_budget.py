@@ -55,9 +55,10 @@ def test_a_slow_lookup_answers_within_the_budget_and_fills_the_cache_meanwhile(c
     # Answered before Salesforce did: no call had completed when the answer came.
     assert _calls(emulator) == before
     assert response.headers["X-Salesforce-Card"] == "unavailable"
-    assert response.headers["X-Salesforce-Card-Retry-After"] == "2"
+    wait = float(response.headers["X-Salesforce-Card-Retry-After"])
+    assert 1.6 <= wait <= 2.5  # about two seconds, jittered
     body = response.get_data(as_text=True)
-    assert 'hx-trigger="load delay:2s"' in body and "attempt=1" in body
+    assert f'hx-trigger="load delay:{int(wait * 1000)}ms"' in body and "attempt=1" in body
     assert "still answering" in body
     _settle(app)
     spent = _calls(emulator)
@@ -81,7 +82,7 @@ def test_while_salesforce_is_slow_the_synced_copy_is_shown_and_said_so(connected
     assert response.headers["X-Salesforce-Card"] == "shown"
     assert "Slow Account" in body
     assert "Salesforce is slow to answer; showing data synced 2 hours ago" in body
-    assert 'hx-trigger="load delay:2s"' in body
+    assert 'hx-trigger="load delay:' in body
     _settle(app)
     # Salesforce's answer (no such contact there) replaces the copy once it has arrived.
     assert connected.htmx_get(f"{CARD}?email=slow@mirror.test&attempt=1").headers["X-Salesforce-Card"] == "no-match"
@@ -176,3 +177,14 @@ def test_the_field_list_waits_for_a_slow_describe_only_within_the_budget(connect
     emulator.app.emulator.set_faults(latency_ms=0)
     body = connected.htmx_get(fields).get_data(as_text=True)
     assert 'name="Account"' in body and "Save fields" in body  # from the describes the first click fetched
+
+
+def test_the_come_back_delays_are_jittered_so_many_cards_do_not_return_at_once():
+    from webapp.integrations import salesforce_card as card
+
+    pending = card.CardResult(state="unavailable", pending=True)
+    for attempt, base in enumerate((2, 4, 8)):
+        waits = {card.retry_in(pending, attempt) for _ in range(200)}
+        assert len(waits) > 5 and all(0.8 * base - 0.05 <= w <= 1.25 * base + 0.05 for w in waits)
+    assert card.retry_in(pending, 3) is None
+    assert card.retry_in(card.CardResult(state="shown"), 0) is None

@@ -12,6 +12,7 @@ finished says so and asks the browser to come back (``pending``), by when the ca
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -336,14 +337,15 @@ def _live(services: CardServices, org: _Org, workspace_id: int, email: str) -> C
     return CardResult(state="shown", email=email, card=card)
 
 
-PENDING_RETRIES = 3  # the browser asks again after 2, 4 and 8 seconds, then offers Retry
+PENDING_RETRIES = 3  # the browser asks again after about 2, 4 and 8 seconds, then offers Retry
 
 
-def retry_in(result: CardResult, attempt: int) -> int | None:
-    """Seconds until the browser should ask again for a card answered before Salesforce did."""
+def retry_in(result: CardResult, attempt: int) -> float | None:
+    """Seconds until the browser should ask again for a card answered before Salesforce did.
+    Jittered, so that the cards of many agents do not all come back in the same instant."""
     if not result.pending or attempt >= PENDING_RETRIES:
         return None
-    return 2 ** (attempt + 1)
+    return round(2 ** (attempt + 1) * random.uniform(0.8, 1.25), 1)
 
 
 def may_refresh(cache: BaseCache, user_id: int) -> bool:

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.analytics.facts import refresh_facts
 from webapp.db import get_engine, session_scope
 from webapp.mailimport.importer import import_messages
-from webapp.mailimport.sources import SourceError, iter_path
+from webapp.mailimport.sources import Limits, SourceError, iter_path
 from webapp.mailimport.summary import CONCURRENT_IMPORT, summary_lines
 from webapp.models import Workspace
 
@@ -38,7 +39,10 @@ def import_mail(path: Path, workspace_name: str, dry_run: bool) -> None:
                 known = ", ".join(f"“{n}”" for n in names) or "none yet"
                 raise click.ClickException(f"No workspace named “{workspace_name}” (workspaces: {known}).")
             try:
-                summary = import_messages(session, workspace_id, iter_path(path), source=path.name)
+                limits = Limits.from_config(current_app.config)
+                summary = import_messages(
+                    session, workspace_id, iter_path(path, limits), source=path.name, limits=limits
+                )
             except SourceError as exc:
                 raise click.ClickException(f"{exc} Nothing was imported.") from exc
             if dry_run:

@@ -8,7 +8,7 @@ owns the transaction, so an import is whole or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,11 +24,14 @@ from webapp.mailimport.parse import (
     parse_message,
     strip_prefixes,
 )
-from webapp.mailimport.sources import RawMessage
+from webapp.mailimport.sources import Limits, RawMessage
 from webapp.mailimport.summary import DUPLICATE_IN_SOURCE, DUPLICATE_STORED, ImportSummary
 from webapp.models import Contact, Conversation, Message, WorkspaceAddress
 
 BATCH = 1000
+# A batch is also written once its bodies reach this many characters, so a run of long
+# messages cannot pile up in memory before the next write.
+BATCH_CHARS = 16_000_000
 IN_CHUNK = 900  # bound parameters per IN (...), well under SQLite's and Postgres' limits
 # Subject threading only joins a reply to a conversation with the same correspondent that was
 # active within this window; older mail with the same subject starts a new conversation.
@@ -50,17 +53,32 @@ class _Thread:
     touched: bool = False
 
 
+# progress(summary, written): after every message read, and with written=True right after a
+# batch's rows were sent to the database (the session then holds nothing unflushed).
+Progress = Callable[[ImportSummary, bool], None]
+
+
 def import_messages(
-    session: Session, workspace_id: int, items: Iterable[RawMessage], source: str = ""
+    session: Session,
+    workspace_id: int,
+    items: Iterable[RawMessage],
+    source: str = "",
+    *,
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+    summary: ImportSummary | None = None,
 ) -> ImportSummary:
-    return _Importer(session, workspace_id, source).run(items)
+    return _Importer(session, workspace_id, source, limits or Limits(), progress, summary).run(items)
 
 
 class _Importer:
-    def __init__(self, session: Session, workspace_id: int, source: str):
+    def __init__(self, session: Session, workspace_id: int, source: str, limits: Limits,
+                 progress: Progress | None, summary: ImportSummary | None):
         self.session = session
         self.workspace_id = workspace_id
-        self.summary = ImportSummary(source=source)
+        self.summary = summary or ImportSummary(source=source)
+        self.limits = limits
+        self.progress = progress
         values = session.execute(
             select(WorkspaceAddress.value).where(WorkspaceAddress.workspace_id == workspace_id)
         ).scalars()
@@ -77,23 +95,38 @@ class _Importer:
 
     def run(self, items: Iterable[RawMessage]) -> ImportSummary:
         batch: list[tuple[str, ParsedMessage]] = []
+        chars = 0
         for item in items:
             self.summary.seen += 1
-            if item.data is None:
-                self.summary.skip(item.error or "unreadable", item.label)
-                continue
-            parsed = parse_message(item.data, item.fallback_date)
-            if isinstance(parsed, Unparseable):
-                label = f"{item.label}: “{parsed.subject}”" if parsed.subject else item.label
-                self.summary.skip(parsed.reason, label)
-                continue
-            batch.append((item.label, parsed))
-            if len(batch) >= BATCH:
-                self._import_batch(batch)
-                batch = []
+            parsed = self._parse(item)
+            if parsed is not None:
+                batch.append((item.label, parsed))
+                chars += len(parsed.body_text)
+                if len(batch) >= BATCH or chars >= BATCH_CHARS:
+                    self._import_batch(batch)
+                    batch, chars = [], 0
+                    self._report(written=True)
+                    continue
+            self._report(written=False)
         if batch:
             self._import_batch(batch)
+            self._report(written=True)
         return self.summary
+
+    def _parse(self, item: RawMessage) -> ParsedMessage | None:
+        if item.data is None:
+            self.summary.skip(item.error or "unreadable", item.label)
+            return None
+        parsed = parse_message(item.data, item.fallback_date, self.limits.addresses_per_header)
+        if isinstance(parsed, Unparseable):
+            label = f"{item.label}: “{parsed.subject}”" if parsed.subject else item.label
+            self.summary.skip(parsed.reason, label)
+            return None
+        return parsed
+
+    def _report(self, *, written: bool) -> None:
+        if self.progress is not None:
+            self.progress(self.summary, written)
 
     # -- one batch -------------------------------------------------------------------------
 
@@ -108,6 +141,7 @@ class _Importer:
             else:
                 self.imported_ids.add(parsed.message_id)
                 self.summary.notes.update(parsed.notes)
+                self.summary.addresses_dropped += parsed.addresses_dropped
                 fresh.append(parsed)
         # Oldest first, so a reply usually finds its parent already placed.
         fresh.sort(key=lambda parsed: parsed.sent_at)

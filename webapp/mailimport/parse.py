@@ -33,8 +33,19 @@ NOTE_SYNTHESIZED_ID = "Message-ID missing; one was made from the message's conte
 NOTE_DATE_FALLBACK = "Date missing or unreadable; taken from the Received header or mbox line"
 NOTE_CHARSET = "body in an unknown or wrong charset; decoded as best we could"
 
+
+def note_addresses_dropped(limit: int) -> str:
+    return (f"an address header with more than {limit:,} addresses: the first {limit:,} kept "
+            "(MAIL_IMPORT_MAX_ADDRESSES_PER_HEADER)")
+
 SNIPPET_CHARS = 200
 BODY_CHARS = 200_000  # a pasted log or a mislabelled attachment should not bloat the table
+HTML_CHARS = 5 * BODY_CHARS  # HTML beyond this would only be cut off after converting it
+HEADER_CHARS = 16_000  # a longer Subject is cut before parsing (998 characters are kept)
+DEFAULT_MAX_ADDRESSES = 1000
+LONG_HEADER_BYTES = 64 * 1024  # a header section or field longer than this is trimmed first
+_ADDRESS_HEADERS = {b"from", b"sender", b"to", b"cc", b"bcc", b"reply-to"}
+_FIELD_SPLIT_RE = re.compile(rb"\r?\n(?![ \t])")  # between header fields, not folded lines
 EARLIEST = datetime(1980, 1, 1, tzinfo=UTC)
 SYNTHETIC_DOMAIN = "import.invalid"
 
@@ -65,6 +76,10 @@ _SURROGATES_RE = re.compile("[\udc80-\udcff]+")
 _CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FOLD_RE = re.compile(r"\r?\n[ \t]*")
 _SPACE_RE = re.compile(r"\s+")
+# One piece of an address list: a quoted string, a comment, an <addr-spec>, a comma, or a run
+# of anything else. Cheap to scan, so a list is cut to size before the email package (whose
+# address parser is far slower than linear on long lists) ever sees it.
+_ADDRESS_TOKEN_RE = re.compile(r'"(?:[^"\\]|\\.)*"?|\((?:[^()\\]|\\.)*\)?|<[^<>]*>?|,|[^",(<]+|[(<]')
 # Reply and forward prefixes in the languages mail clients actually send.
 _PREFIX_RE = re.compile(
     r"^\s*(?:(?:re|fwd?|aw|sv|vs|wg|antw|tr|rv|ref|rif|odp|res|enc)\s*(?:\[\d+\])?\s*[:：]\s*)+",
@@ -86,6 +101,7 @@ class ParsedMessage:
     body_text: str = ""
     snippet: str = ""
     notes: list[str] = field(default_factory=list)
+    addresses_dropped: int = 0  # beyond the per-header limit, over all address headers
 
     @property
     def is_reply(self) -> bool:
@@ -98,10 +114,13 @@ class Unparseable:
     subject: str = ""
 
 
-def parse_message(raw: bytes, fallback_date: datetime | None = None) -> ParsedMessage | Unparseable:
-    """Parse one message. ``fallback_date`` is the mbox ``From `` line's date, when there is one."""
+def parse_message(
+    raw: bytes, fallback_date: datetime | None = None, max_addresses: int = DEFAULT_MAX_ADDRESSES
+) -> ParsedMessage | Unparseable:
+    """Parse one message. ``fallback_date`` is the mbox ``From `` line's date, when there is one;
+    an address header keeps its first ``max_addresses`` addresses."""
     try:
-        return _parse(raw, fallback_date)
+        return _parse(raw, fallback_date, max_addresses)
     except Exception:  # the email package has corners that still raise; none may stop an import
         log.debug("message not parseable", exc_info=True)
         return Unparseable(NOT_AN_EMAIL)
@@ -122,15 +141,46 @@ def synthesize_message_id(raw: bytes) -> str:
     return f"<{hashlib.sha256(canonical).hexdigest()[:40]}@{SYNTHETIC_DOMAIN}>"
 
 
-def _parse(raw: bytes, fallback_date: datetime | None) -> ParsedMessage | Unparseable:
+def _trim_headers(raw: bytes, limit: int) -> tuple[bytes, int]:
+    """The message with over-long header fields cut down before the email package reads
+    them (it holds many copies of a header while parsing it): an address list keeps its first
+    ``limit`` entries, anything else its first HEADER_CHARS. Also returns the entries left out."""
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i >= 0]
+    end = min(ends) if ends else len(raw)
+    if end <= LONG_HEADER_BYTES:
+        return raw, 0
+    fields = _FIELD_SPLIT_RE.split(raw[:end])
+    dropped = 0
+    for index, field in enumerate(fields):
+        if len(field) <= LONG_HEADER_BYTES:
+            continue
+        name, _, value = field.partition(b":")
+        if name.strip().lower() in _ADDRESS_HEADERS:
+            kept, over = _first_addresses(value.decode("latin-1"), limit)  # one char per byte
+            dropped += over
+            fields[index] = name + b":" + kept.encode("latin-1")
+        else:
+            fields[index] = field[:HEADER_CHARS]
+    return b"\n".join(fields) + raw[end:], dropped
+
+
+def _parse(raw: bytes, fallback_date: datetime | None, max_addresses: int) -> ParsedMessage | Unparseable:
+    raw, trimmed = _trim_headers(raw, max_addresses)
     msg = _PARSER.parsebytes(raw)
     headers = {name.lower(): value for name, value in reversed(list(msg.raw_items()))}  # first wins
     if not headers:
         return Unparseable(NOT_AN_EMAIL)
     notes: list[str] = []
-    subject = _clean(_SPACE_RE.sub(" ", str(_header(headers, "subject") or ""))).strip()[:998]
+    subject = _clean(_SPACE_RE.sub(" ", str(_header(headers, "subject", HEADER_CHARS) or ""))).strip()[:998]
 
-    senders = _addresses(headers, "from") or _addresses(headers, "sender")
+    dropped = [trimmed]
+
+    def addresses(name: str) -> list[tuple[str, str]]:
+        found, over = _addresses(headers, name, max_addresses)
+        dropped[0] += over
+        return found
+
+    senders = addresses("from") or addresses("sender")
     if not senders:
         return Unparseable(NO_SENDER, subject)
     from_address, from_name = senders[0]
@@ -153,12 +203,15 @@ def _parse(raw: bytes, fallback_date: datetime | None) -> ParsedMessage | Unpars
     body, charset_trouble = _body(msg)
     if charset_trouble:
         notes.append(NOTE_CHARSET)
+    to, cc = addresses("to"), addresses("cc")
+    if dropped[0]:
+        notes.append(note_addresses_dropped(max_addresses))
     return ParsedMessage(
         message_id=message_id,
         from_address=from_address,
         from_name=from_name,
-        to=_addresses(headers, "to"),
-        cc=_addresses(headers, "cc"),
+        to=to,
+        cc=cc,
         subject=subject,
         sent_at=sent_at,
         in_reply_to=in_reply_to if in_reply_to != message_id else None,
@@ -166,26 +219,54 @@ def _parse(raw: bytes, fallback_date: datetime | None) -> ParsedMessage | Unpars
         body_text=body[:BODY_CHARS],
         snippet=snippet_of(body),
         notes=notes,
+        addresses_dropped=dropped[0],
     )
 
 
-def _header(headers: dict[str, str], name: str):
+def _header(headers: dict[str, str], name: str, max_chars: int | None = None, raw: str | None = None):
     """The header parsed by the email package, after 8-bit bytes are given a charset."""
-    raw = headers.get(name)
+    raw = headers.get(name) if raw is None else raw
     if raw is None:
         return None
-    value = _FOLD_RE.sub(" ", _redecode(raw))
+    value = _FOLD_RE.sub(" ", _redecode(raw[:max_chars] if max_chars else raw))
     try:
         return policy.default.header_factory(name, value)
     except Exception:
         return value
 
 
-def _addresses(headers: dict[str, str], name: str) -> list[tuple[str, str]]:
-    """Valid addresses of an address header, normalized, in order, without repeats."""
-    parsed = _header(headers, name)
+def _first_addresses(value: str, limit: int) -> tuple[str, int]:
+    """The first ``limit`` entries of an address list, and how many entries followed them."""
+    if value.count(",") < limit:
+        return value, 0
+    kept_end = None
+    entries = 0
+    pending = False  # the current entry has content
+    for match in _ADDRESS_TOKEN_RE.finditer(value):
+        if match.group(0) == ",":
+            if pending:
+                entries += 1
+                pending = False
+                if entries == limit:
+                    kept_end = match.start()
+        elif match.group(0).strip():
+            pending = True
+    entries += pending
+    if kept_end is None:
+        return value, 0
+    return value[:kept_end], entries - limit
+
+
+def _addresses(headers: dict[str, str], name: str, limit: int = DEFAULT_MAX_ADDRESSES) -> tuple[list[tuple[str, str]], int]:
+    """Valid addresses of an address header, normalized, in order, without repeats; and how
+    many entries beyond ``limit`` were left out."""
+    raw = headers.get(name)
+    if raw is None:
+        return [], 0
+    raw, dropped = _first_addresses(raw, limit)
+    parsed = _header(headers, name, raw=raw)
     if parsed is None:
-        return []
+        return [], dropped
     try:
         pairs = [(a.addr_spec, a.display_name) for a in parsed.addresses]
     except Exception:  # a header the strict parser gave up on; the lenient one still helps
@@ -200,7 +281,7 @@ def _addresses(headers: dict[str, str], name: str) -> list[tuple[str, str]]:
         if email not in seen:
             seen.add(email)
             result.append((email, _clean(display or "").strip().strip("'\"")[:200]))
-    return result
+    return result, dropped
 
 
 def _date(raw: str | None) -> datetime | None:
@@ -261,7 +342,7 @@ def _body(msg: EmailMessage) -> tuple[str, bool]:
         return "", False
     text, trouble = _part_text(plain if plain is not None else html)
     if plain is None:
-        text = html_to_text(text)
+        text = html_to_text(text[:HTML_CHARS])
     return _clean(text).replace("\r\n", "\n").strip(), trouble
 
 

@@ -1,34 +1,68 @@
 """Where raw messages come from: an mbox file, a folder of .eml files, a single .eml, or a .zip
 of either. Each source yields RawMessage items lazily; a source that cannot be read at all
-raises SourceError with a message meant for the person who chose the file."""
+raises SourceError with a message meant for the person who chose the file.
+
+Nothing here trusts a size a file declares about itself. Bytes are counted as they are read
+(after decompression), an mbox is split line by line rather than indexed and read whole, and
+a message over the size limit is dropped as it streams past: memory stays bounded by one
+message, whatever the input.
+"""
 
 from __future__ import annotations
 
-import mailbox
+import io
 import re
-import shutil
-import tempfile
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from werkzeug.utils import secure_filename
-
-# A zip is checked against these before anything is unpacked (a small zip can hold a bomb).
-MAX_EML_BYTES = 50 * 1024 * 1024
 MAX_ZIP_ENTRIES = 200_000
-MAX_ZIP_UNPACKED_BYTES = 4 * 1024**3
+DEFAULT_MAX_UNPACKED_BYTES = 2 * 1024**3
+DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024**2
+DEFAULT_MAX_ADDRESSES_PER_HEADER = 1000
 
+_CHUNK = 64 * 1024  # the longest piece of a line read at once
 _HEADER_LINE_RE = re.compile(rb"^[!-9;-~]+:")  # a header name: printable ASCII, no colon
 _MBOXRD_QUOTED_RE = re.compile(rb"^>(>*From )", re.MULTILINE)
 
 
 class SourceError(Exception):
     """The file or folder cannot be read as mail at all."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one import may read; each has a setting of the same name (webapp.config)."""
+
+    unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES  # MAIL_IMPORT_MAX_UNPACKED_BYTES
+    message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # MAIL_IMPORT_MAX_MESSAGE_BYTES
+    addresses_per_header: int = DEFAULT_MAX_ADDRESSES_PER_HEADER  # MAIL_IMPORT_MAX_ADDRESSES_PER_HEADER
+
+    @classmethod
+    def from_config(cls, config) -> Limits:
+        return cls(
+            unpacked_bytes=int(config.get("MAIL_IMPORT_MAX_UNPACKED_BYTES", DEFAULT_MAX_UNPACKED_BYTES)),
+            message_bytes=int(config.get("MAIL_IMPORT_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES)),
+            addresses_per_header=int(
+                config.get("MAIL_IMPORT_MAX_ADDRESSES_PER_HEADER", DEFAULT_MAX_ADDRESSES_PER_HEADER)
+            ),
+        )
+
+    @property
+    def too_large(self) -> str:
+        """The skip reason of a message over the size limit (one wording, so they group)."""
+        return f"larger than the {human_bytes(self.message_bytes)} a message may be (MAIL_IMPORT_MAX_MESSAGE_BYTES)"
+
+
+def human_bytes(count: int) -> str:
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if count >= size:
+            value = count / size
+            return f"{value:.0f} {unit}" if value == int(value) or value >= 100 else f"{value:.1f} {unit}"
+    return f"{count} bytes"
 
 
 @dataclass
@@ -39,12 +73,43 @@ class RawMessage:
     error: str = ""
 
 
-def iter_path(path: Path) -> Iterator[RawMessage]:
-    """Messages from a path given on the command line or saved from an upload."""
+class _Budget:
+    """The bytes one import has read so far, decompressed, against the total limit."""
+
+    def __init__(self, name: str, limits: Limits, on_read: Callable[[int], None] | None = None):
+        self.name = name
+        self.limit = limits.unpacked_bytes
+        self.used = 0
+        self.on_read = on_read
+
+    def take(self, count: int) -> None:
+        self.used += count
+        if self.used > self.limit:
+            raise SourceError(
+                f"{self.name}: holds more than the {human_bytes(self.limit)} of mail one import "
+                "may read (MAIL_IMPORT_MAX_UNPACKED_BYTES)."
+            )
+        if self.on_read is not None:
+            self.on_read(count)
+
+
+def iter_path(
+    path: Path,
+    limits: Limits | None = None,
+    *,
+    on_read: Callable[[int], None] | None = None,
+    precheck: bool = True,
+) -> Iterator[RawMessage]:
+    """Messages from a path given on the command line or saved from an upload.
+
+    A zip is first unpacked once without keeping anything (measure_zip), to count what it
+    really holds: a zip over the limit is refused before anything is stored. ``precheck=False``
+    when the caller has just done that itself; ``on_read`` hears of every byte read."""
+    limits = limits or Limits()
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder.")
     if path.is_dir():
-        yield from _iter_folder(path)
+        yield from _iter_folder(path, limits)
         return
     try:
         with path.open("rb") as fh:
@@ -55,23 +120,21 @@ def iter_path(path: Path) -> Iterator[RawMessage]:
         raise SourceError(f"{path.name}: the file is empty.")
     kind = sniff(path.name, head)
     if kind == "zip":
-        yield from _iter_zip(path)
-    elif kind == "mbox":
-        yield from _iter_mbox(path, path.name)
-    elif kind == "eml":
-        yield RawMessage(path.name, _read(path))
+        if precheck:
+            measure_zip(path, limits)
+        yield from _iter_zip(path, limits, _Budget(path.name, limits, on_read))
+    elif kind in {"mbox", "eml"}:
+        budget = _Budget(path.name, limits, on_read)
+        try:
+            with path.open("rb") as fh:
+                if kind == "mbox":
+                    yield from iter_mbox_stream(fh, path.name, limits, budget)
+                else:
+                    yield _read_message(fh, path.name, limits, budget)
+        except OSError as exc:
+            raise SourceError(f"{path.name}: cannot be read ({exc.strerror or exc}).") from exc
     else:
         raise SourceError(f"{path.name}: not an mbox file, an .eml message or a .zip of them.")
-
-
-@contextmanager
-def saved_upload(stream: BinaryIO, filename: str) -> Iterator[Path]:
-    """An uploaded file on disk for as long as the import needs it (mailbox reads paths)."""
-    with tempfile.TemporaryDirectory(prefix="mail-upload-") as tmp:
-        path = Path(tmp) / (secure_filename(filename) or "upload")
-        with path.open("wb") as fh:
-            shutil.copyfileobj(stream, fh, 1024 * 1024)
-        yield path
 
 
 def sniff(name: str, head: bytes) -> str | None:
@@ -86,43 +149,82 @@ def sniff(name: str, head: bytes) -> str | None:
     return None
 
 
-def _iter_folder(folder: Path) -> Iterator[RawMessage]:
+def _iter_folder(folder: Path, limits: Limits) -> Iterator[RawMessage]:
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".eml" and p.is_file())
     if not files:
         raise SourceError(f"{folder}: the folder holds no .eml files.")
+    budget = _Budget(folder.name, limits)
     for file in files:
         label = str(file.relative_to(folder))
         try:
-            yield RawMessage(label, file.read_bytes())
+            with file.open("rb") as fh:
+                item = _read_message(fh, label, limits, budget)
         except OSError as exc:
-            yield RawMessage(label, None, error=f"unreadable file ({exc.strerror or exc})")
+            item = RawMessage(label, None, error=f"unreadable file ({exc.strerror or exc})")
+        yield item
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise SourceError(f"{path.name}: cannot be read ({exc.strerror or exc}).") from exc
+def _read_message(fh: BinaryIO, label: str, limits: Limits, budget: _Budget) -> RawMessage:
+    """One .eml, read up to the message limit and no further."""
+    buffer = bytearray()
+    while True:
+        chunk = fh.read(min(_CHUNK, limits.message_bytes + 1 - len(buffer)))
+        if not chunk:
+            return RawMessage(label, bytes(buffer))
+        budget.take(len(chunk))
+        buffer += chunk
+        if len(buffer) > limits.message_bytes:
+            return RawMessage(label, None, error=limits.too_large)
 
 
-def _iter_mbox(path: Path, name: str) -> Iterator[RawMessage]:
-    try:
-        box = mailbox.mbox(path, create=False)
-        keys = box.keys()  # scans the file once for "From " lines
-    except (OSError, mailbox.Error) as exc:
-        raise SourceError(f"{name}: cannot be read as an mbox file ({exc}).") from exc
-    try:
-        for number, key in enumerate(keys, start=1):
-            try:
-                data = box.get_bytes(key, from_=True)
-            except (OSError, KeyError) as exc:
-                raise SourceError(f"{name}: reading message {number} failed ({exc}).") from exc
-            from_line, _, data = data.partition(b"\n")
+def iter_mbox_stream(fh: BinaryIO, name: str, limits: Limits, budget: _Budget) -> Iterator[RawMessage]:
+    """Split an mbox as it streams: every line starting "From " begins a message (as
+    Python's mailbox module reads it), and the blank line before it belongs to no message."""
+    number = 0
+    buffer: bytearray | None = None  # None before the first separator
+    oversized = False
+    from_line = b""
+    at_line_start = True
+
+    def finish() -> RawMessage:
+        label = f"{name}, message {number}"
+        if oversized:
+            return RawMessage(label, None, _from_line_date(from_line), error=limits.too_large)
+        data = bytes(buffer)
+        if data.endswith(b"\n\n"):
+            data = data[:-1]
+        if b">From " in data:
             # mboxrd quoting: ">From " in a body was "From " before the message was stored.
             data = _MBOXRD_QUOTED_RE.sub(rb"\1", data)
-            yield RawMessage(f"{name}, message {number}", data, _from_line_date(from_line))
-    finally:
-        box.close()
+        return RawMessage(label, data, _from_line_date(from_line))
+
+    while True:
+        line = fh.readline(_CHUNK)
+        if not line:
+            break
+        budget.take(len(line))
+        starts_line, at_line_start = at_line_start, line.endswith(b"\n")
+        if starts_line and line.startswith(b"From "):
+            if buffer is not None:
+                yield finish()
+            number += 1
+            buffer, oversized, from_line = bytearray(), False, line
+            while not at_line_start:  # a separator longer than a chunk: skip the rest of it
+                rest = fh.readline(_CHUNK)
+                if not rest:
+                    break
+                budget.take(len(rest))
+                at_line_start = rest.endswith(b"\n")
+            continue
+        if buffer is None or oversized:
+            continue
+        if len(buffer) + len(line) > limits.message_bytes:
+            oversized = True
+            buffer = bytearray()  # let the bytes go at once; the rest of it streams past
+            continue
+        buffer += line
+    if buffer is not None:
+        yield finish()
 
 
 def _from_line_date(line: bytes) -> datetime | None:
@@ -136,45 +238,70 @@ def _from_line_date(line: bytes) -> datetime | None:
         return None
 
 
-def _iter_zip(path: Path) -> Iterator[RawMessage]:
+def measure_zip(path: Path, limits: Limits, on_read: Callable[[int], None] | None = None) -> int:
+    """Unpack every mail entry of a zip without keeping it; the real total, or SourceError."""
+    budget = _Budget(path.name, limits, on_read)
+    with _open_zip(path) as archive:
+        for info in _mail_entries(path, archive):
+            with _unpacking(path, info), archive.open(info) as src:
+                first = True
+                while chunk := src.read(1024 * 1024):
+                    if first and info.filename.lower().endswith(".mbox") and sniff(info.filename, chunk[:4096]) != "mbox":
+                        raise SourceError(f"{info.filename}: not an mbox file (no “From ” line at the start).")
+                    first = False
+                    budget.take(len(chunk))
+    return budget.used
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
-        archive = zipfile.ZipFile(path)
+        return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise SourceError(f"{path.name}: not a readable zip file ({exc}).") from exc
-    with archive:
-        entries = [
-            info
-            for info in archive.infolist()
-            if not info.is_dir()
-            and not info.filename.startswith("__MACOSX/")
-            and Path(info.filename).suffix.lower() in {".eml", ".mbox"}
-        ]
-        if not entries:
-            raise SourceError(f"{path.name}: the zip holds no .eml or .mbox files.")
-        if len(entries) > MAX_ZIP_ENTRIES or sum(i.file_size for i in entries) > MAX_ZIP_UNPACKED_BYTES:
-            raise SourceError(f"{path.name}: the zip unpacks to more than this import accepts.")
-        # A single message is read into memory whole: a huge one is a bomb, not mail.
-        oversized = next((i for i in entries if i.filename.lower().endswith(".eml") and i.file_size > MAX_EML_BYTES), None)
-        if oversized is not None:
-            raise SourceError(f"{path.name}: {oversized.filename} is larger than a message may be ({MAX_EML_BYTES // 2**20} MB).")
-        for info in sorted(entries, key=lambda i: i.filename):
-            try:
+
+
+def _mail_entries(path: Path, archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    entries = [
+        info
+        for info in archive.infolist()
+        if not info.is_dir()
+        and not info.filename.startswith("__MACOSX/")
+        and Path(info.filename).suffix.lower() in {".eml", ".mbox"}
+    ]
+    if not entries:
+        raise SourceError(f"{path.name}: the zip holds no .eml or .mbox files.")
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise SourceError(f"{path.name}: the zip holds more than {MAX_ZIP_ENTRIES:,} mail files.")
+    return sorted(entries, key=lambda i: i.filename)
+
+
+class _unpacking:
+    """Turns the ways an entry fails to unpack into SourceError."""
+
+    def __init__(self, path: Path, info: zipfile.ZipInfo):
+        self.path, self.info = path, info
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        # RuntimeError: an encrypted entry; the others: a damaged or lying archive (zipfile
+        # stops at the declared size and then the checksum fails).
+        if isinstance(exc, (zipfile.BadZipFile, OSError, RuntimeError, EOFError, ValueError)) and not isinstance(exc, SourceError):
+            raise SourceError(f"{self.path.name}: {self.info.filename} cannot be unpacked ({exc}).") from exc
+        return False
+
+
+def _iter_zip(path: Path, limits: Limits, budget: _Budget) -> Iterator[RawMessage]:
+    # Counted again while importing: the file may have changed since it was measured.
+    with _open_zip(path) as archive:
+        for info in _mail_entries(path, archive):
+            with _unpacking(path, info), archive.open(info) as entry:
+                # zipfile's own readline is slow Python; a buffered reader does lines in C.
+                src = io.BufferedReader(entry, 1024 * 1024)
                 if info.filename.lower().endswith(".mbox"):
-                    yield from _iter_zipped_mbox(archive, info)
+                    if sniff(info.filename, src.peek(4096)[:4096]) != "mbox":
+                        raise SourceError(f"{info.filename}: not an mbox file (no “From ” line at the start).")
+                    yield from iter_mbox_stream(src, info.filename, limits, budget)
                 else:
-                    yield RawMessage(info.filename, archive.read(info))
-            except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
-                # RuntimeError: encrypted entry; the others: a damaged archive.
-                raise SourceError(f"{path.name}: {info.filename} cannot be unpacked ({exc}).") from exc
-
-
-def _iter_zipped_mbox(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[RawMessage]:
-    # mailbox needs a real file; unpack this one entry next to nothing else.
-    with tempfile.TemporaryDirectory(prefix="mail-import-") as tmp:
-        target = Path(tmp) / "archive.mbox"
-        with archive.open(info) as src, target.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1024 * 1024)
-        with target.open("rb") as fh:
-            if sniff(target.name, fh.read(4096)) != "mbox":
-                raise SourceError(f"{info.filename}: not an mbox file (no “From ” line at the start).")
-        yield from _iter_mbox(target, info.filename)
+                    yield _read_message(src, info.filename, limits, budget)

@@ -29,6 +29,7 @@ class ImportSummary:
     skipped: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
     notes: Counter = field(default_factory=Counter)
+    addresses_dropped: int = 0  # beyond MAIL_IMPORT_MAX_ADDRESSES_PER_HEADER, in all messages
 
     @property
     def skipped_total(self) -> int:
@@ -39,6 +40,23 @@ class ImportSummary:
         examples = self.examples.setdefault(reason, [])
         if len(examples) < EXAMPLES_PER_REASON:
             examples.append(label)
+
+    def to_json(self) -> dict:
+        return {
+            "source": self.source, "seen": self.seen, "imported": self.imported,
+            "inbound": self.inbound, "outbound": self.outbound,
+            "conversations_created": self.conversations_created,
+            "conversations_extended": self.conversations_extended,
+            "contacts_created": self.contacts_created, "skipped": dict(self.skipped),
+            "examples": self.examples, "notes": dict(self.notes),
+            "addresses_dropped": self.addresses_dropped,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> ImportSummary:
+        data = dict(data)
+        skipped, notes = Counter(data.pop("skipped", {})), Counter(data.pop("notes", {}))
+        return cls(**data, skipped=skipped, notes=notes)
 
 
 def summary_lines(summary: ImportSummary, *, dry_run: bool = False) -> list[str]:
@@ -58,4 +76,6 @@ def summary_lines(summary: ImportSummary, *, dry_run: bool = False) -> list[str]
         lines.append("Repaired on the way in:")
         for note, count in summary.notes.most_common():
             lines.append(f"  {count:>6}  {note}")
+    if summary.addresses_dropped:
+        lines.append(f"Addresses left out of headers over the limit: {summary.addresses_dropped:,}.")
     return lines
