@@ -42,3 +42,4 @@ from webapp.models.sync import (  # noqa: F401
 )
 from webapp.models.analytics import MessageFact  # noqa: F401
 from webapp.models.twoway import LINK_KINDS, LINK_STATES, SyncConflict, SyncLink  # noqa: F401
+from webapp.models.card import CARD_SOBJECTS, CREATE_STATES, SalesforceChoice, SalesforceCreate  # noqa: F401
