@@ -96,11 +96,11 @@ def test_hits_and_misses_are_cached(connected, emulator):
     assert _calls(emulator) == before
     for _ in range(3):
         assert connected.htmx_get(f"{CARD}?email=nobody-{uuid.uuid4().hex}@nowhere.test").headers["X-Salesforce-Card"] == "no-match"
-    assert _calls(emulator) == before + 3
+    assert _calls(emulator) == before + 6  # a miss asks for contacts, then for leads
     miss = f"{CARD}?email=still-nobody@nowhere.test"
     connected.htmx_get(miss)
     connected.htmx_get(miss)
-    assert _calls(emulator) == before + 4
+    assert _calls(emulator) == before + 8
 
 
 def test_cache_entries_expire(connected, emulator, monkeypatch):
