@@ -87,3 +87,67 @@ def test_a_slow_salesforce_card_says_so_then_fills_in_by_itself(browser, live_se
     expect(page.locator("#card-salesforce[data-state='shown']")).to_be_visible(timeout=20_000)
     page.screenshot(path=str(artifacts / "salesforce-card-slow-filled.png"))
     page.close()
+
+
+def test_a_leads_conversation_and_creating_a_contact_from_the_card(browser, live_server, seeded, app, demo_emulator, artifacts):
+    from tests import factories
+
+    store = demo_emulator.app.emulator.store
+
+    def live(sobject):
+        return [r for r in store.tables[sobject].records if not r["IsDeleted"] and r.get("Email")]
+
+    contact_emails = {c["Email"].lower() for c in live("Contact")}
+    open_leads: dict[str, list] = {}
+    for lead in live("Lead"):
+        open_leads.setdefault(lead["Email"].lower(), []).append(lead)
+    account = next(a for a in store.tables["Account"].records if not a["IsDeleted"] and (a.get("Website") or "").startswith("https://www."))
+    domain = account["Website"][len("https://www."):]
+    with session_scope(get_engine(app)) as session:
+        connection.save_setup(
+            session, app.extensions["vault"], 1,
+            connection.SetupInput(mode="client-credentials", environment="custom", url=demo_emulator.url,
+                                  client_id="emulator-client-id", client_secret="emulator-client-secret"),
+        )
+        lead_conversation = lead = None
+        for conv, email in session.execute(select(Conversation.id, Contact.email_normalized).join(Contact)).all():
+            leads = open_leads.get(email or "", [])
+            if email not in contact_emails and len(leads) == 1 and not leads[0]["IsConverted"]:
+                lead_conversation, lead = conv, leads[0]
+                break
+        newcomer = factories.contact(session, 1, name="Grace Hopper", email=f"grace.hopper@{domain}", title="Rear Admiral")
+        new_conversation = factories.conversation(session, 1, newcomer).id
+    assert lead_conversation, "the demo inbox should have a conversation with an open lead"
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _sign_in(page, live_server)
+    page.goto(f"{live_server}/inbox/{lead_conversation}")
+    card = page.locator("#card-salesforce[data-state='shown'][data-record='Lead']")
+    expect(card).to_be_visible()
+    expect(card.locator(".badge-lead")).to_have_text("Lead")
+    expect(card).to_contain_text(lead["Company"])
+    expect(card).to_contain_text(lead["Status"])
+    link = card.get_by_role("link", name=re.compile("Open in Salesforce"))
+    expect(link).to_have_attribute("href", f"{demo_emulator.url}/lightning/r/Lead/{lead['Id']}/view")
+    page.screenshot(path=str(artifacts / "salesforce-card-lead.png"))
+
+    page.goto(f"{live_server}/inbox/{new_conversation}")
+    empty = page.locator("#card-salesforce[data-state='no-match']")
+    expect(empty).to_be_visible()
+    empty.get_by_role("button", name="Create contact").click()
+    form = page.locator("#sf-create-form")
+    expect(form.get_by_label("Last name")).to_have_value("Hopper")
+    expect(form.get_by_label("Account", exact=True)).to_have_value(account["Id"])
+    form.get_by_label("Last name").fill("")
+    form.get_by_role("button", name="Create contact").click()
+    expect(page.locator("#sf-last_name-error")).to_contain_text("Required fields are missing")
+    page.screenshot(path=str(artifacts / "salesforce-card-create-refused.png"))
+    page.locator("#sf-create-form").get_by_label("Last name").fill("Hopper")
+    page.locator("#sf-create-form").get_by_role("button", name="Create contact").dblclick()
+    shown = page.locator("#card-salesforce[data-state='shown'][data-record='Contact']")
+    expect(shown).to_be_visible()
+    expect(shown).to_contain_text(account["Name"])
+    made = [c for c in store.tables["Contact"].records if (c.get("Email") or "").lower() == f"grace.hopper@{domain}"]
+    assert len(made) == 1 and made[0]["Title"] == "Rear Admiral"
+    page.screenshot(path=str(artifacts / "salesforce-card-created.png"))
+    page.close()

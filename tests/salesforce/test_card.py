@@ -96,11 +96,11 @@ def test_hits_and_misses_are_cached(connected, emulator):
     assert _calls(emulator) == before
     for _ in range(3):
         assert connected.htmx_get(f"{CARD}?email=nobody-{uuid.uuid4().hex}@nowhere.test").headers["X-Salesforce-Card"] == "no-match"
-    assert _calls(emulator) == before + 3
+    assert _calls(emulator) == before + 6  # a miss asks for contacts, then for leads
     miss = f"{CARD}?email=still-nobody@nowhere.test"
     connected.htmx_get(miss)
     connected.htmx_get(miss)
-    assert _calls(emulator) == before + 4
+    assert _calls(emulator) == before + 8
 
 
 def test_cache_entries_expire(connected, emulator, monkeypatch):
@@ -340,3 +340,243 @@ def test_when_salesforce_is_down_the_card_shows_the_synced_copy_as_of_its_age(co
     # The copy is not cached: once Salesforce answers again, the live data comes back.
     emulator.app.emulator.set_faults(unavailable=0)
     assert connected.htmx_get(f"{CARD}?email=kept@mirror.test").headers["X-Salesforce-Card"] == "no-match"
+
+
+# -- leads, several matches, creating from the card --------------------------------------------
+
+from sqlalchemy import select as _select  # noqa: E402
+
+from tests.salesforce.sync.conftest import sync as _run_sync  # noqa: E402
+from webapp.models import Contact as InboxContact  # noqa: E402
+from webapp.models import SalesforceChoice, SalesforceCreate  # noqa: E402
+
+CREATE = f"{CARD}/create"
+
+
+def _live(store, sobject):
+    return [r for r in store.tables[sobject].records if not r["IsDeleted"]]
+
+
+def _by_email(records):
+    groups: dict[str, list] = {}
+    for r in records:
+        if r.get("Email"):
+            groups.setdefault(r["Email"].lower(), []).append(r)
+    return groups
+
+
+def _single_lead(emulator, converted: bool):
+    store = _org(emulator)
+    contacts = _by_email(_live(store, "Contact"))
+    for email, leads in _by_email(_live(store, "Lead")).items():
+        if len(leads) == 1 and email not in contacts and bool(leads[0]["IsConverted"]) == converted:
+            if not converted or store.get("Contact", leads[0]["ConvertedContactId"]):
+                return leads[0]
+    raise AssertionError("no such lead in the emulator org")
+
+
+def _key(body: str) -> str:
+    import re
+
+    return re.search(r'name="key" value="([^"]+)"', body).group(1)
+
+
+def test_an_open_lead_is_shown_marked_lead_in_two_calls(connected, emulator):
+    lead = _single_lead(emulator, converted=False)
+    before = _calls(emulator)
+    response = connected.htmx_get(CARD, query_string={"email": lead["Email"]})
+    body = response.get_data(as_text=True)
+    assert response.headers["X-Salesforce-Card"] == "shown"
+    assert response.headers["X-Salesforce-Record"] == "Lead"
+    assert _calls(emulator) - before == 2
+    assert 'class="badge badge-lead">Lead<' in body
+    for value in (lead["Name"], lead["Company"], lead["Title"], lead["Status"], lead["LeadSource"]):
+        assert value.replace("'", "&#39;") in body
+    assert f'href="{emulator.url}/lightning/r/Lead/{lead["Id"]}/view"' in body
+    # A contact's card says Contact.
+    contact, _ = _contact_with_opportunities(emulator)
+    assert connected.htmx_get(CARD, query_string={"email": contact["Email"]}).headers["X-Salesforce-Record"] == "Contact"
+
+
+def test_a_converted_lead_leads_to_its_contact_in_two_calls(connected, emulator):
+    lead = _single_lead(emulator, converted=True)
+    contact = _org(emulator).get("Contact", lead["ConvertedContactId"])
+    before = _calls(emulator)
+    response = connected.htmx_get(CARD, query_string={"email": lead["Email"]})
+    body = response.get_data(as_text=True)
+    assert response.headers["X-Salesforce-Card"] == "shown"
+    assert response.headers["X-Salesforce-Record"] == "Contact"
+    assert _calls(emulator) - before == 2
+    assert f'href="{emulator.url}/lightning/r/Contact/{contact["Id"]}/view"' in body
+    assert "Converted from a lead" in body and "badge-lead" not in body
+    if contact.get("AccountId"):
+        assert _org(emulator).get("Account", contact["AccountId"])["Name"].replace("'", "&#39;") in body
+
+
+def test_several_leads_share_an_email_and_the_agents_choice_is_remembered(connected, emulator, make_user, app, db):
+    store = _org(emulator)
+    contacts = _by_email(_live(store, "Contact"))
+    email, leads = next((e, [x for x in ls if not x["IsConverted"]]) for e, ls in _by_email(_live(store, "Lead")).items()
+                        if e not in contacts and len([x for x in ls if not x["IsConverted"]]) > 1)
+    body = connected.htmx_get(CARD, query_string={"email": email}).get_data(as_text=True)
+    assert f"{len(leads) - 1} other Salesforce lead" in body and "the most recently modified" in body
+    assert "Which one is this person?" in body
+    shown = max(leads, key=lambda r: (r["LastModifiedDate"], ))
+    other = next(x for x in leads if x["Id"] != shown["Id"])
+    member_id, _ = make_user("agent2@acme.test", role="member")
+    agent = type(connected)(app)
+    agent.login("agent2@acme.test", "correct-horse-battery")
+    chosen = agent.post(f"{CARD}/choose", {"email": email.upper(), "sobject": "Lead", "sf_id": other["Id"]}, htmx=True)
+    assert chosen.status_code == 200 and chosen.headers["X-Salesforce-Record"] == "Lead"
+    assert f"/lightning/r/Lead/{other['Id']}/view" in chosen.get_data(as_text=True).split("sf-foot")[1]
+    assert "the one an agent chose" in chosen.get_data(as_text=True)
+    with db() as s:
+        row = s.execute(_select(SalesforceChoice)).scalar_one()
+        assert (row.email_normalized, row.sobject, row.sf_id, row.chosen_by_id) == (email, "Lead", other["Id"], member_id)
+    # Remembered for the workspace: another user, after the cache is gone, sees the same one.
+    card_cache.invalidate(connected.app.extensions["cache"], 1, [email])
+    again = connected.htmx_get(CARD, query_string={"email": email}).get_data(as_text=True)
+    assert f"/lightning/r/Lead/{other['Id']}/view" in again.split("sf-foot")[1]
+
+
+def test_a_chosen_contact_is_the_inbox_contact_the_sync_keeps_up_to_date(connected, emulator, db):
+    store = _org(emulator)
+    email, people = next((e, p) for e, p in _by_email(_live(store, "Contact")).items() if len(p) > 1)
+    _run_sync(connected.app)
+    with db() as s:
+        inbox = s.execute(_select(InboxContact).where(InboxContact.email_normalized == email)).scalar_one()
+        assert inbox.salesforce_id is None and inbox.salesforce_matches == len(people)
+    page = connected.get("/settings/integrations/salesforce").get_data(as_text=True)
+    assert "Addresses shared by several Salesforce contacts" in page and email in page
+    pick = min(people, key=lambda c: c["LastModifiedDate"])  # not the one shown by default
+    response = connected.post(f"{CARD}/choose", {"email": email, "sobject": "Contact", "sf_id": pick["Id"]}, htmx=True)
+    assert response.status_code == 200
+    with db() as s:
+        inbox = s.execute(_select(InboxContact).where(InboxContact.email_normalized == email)).scalar_one()
+        assert inbox.salesforce_id == pick["Id"] and inbox.name == pick["Name"]
+    assert email not in connected.get("/settings/integrations/salesforce").get_data(as_text=True)
+    # The next sync keeps it linked to the chosen contact, even after that contact changes.
+    from webapp.integrations.salesforce_connection import client_for
+
+    client_for(get_engine(connected.app), connected.app.extensions["vault"], 1).update("Contact", pick["Id"], {"Title": "Chosen Title"})
+    _run_sync(connected.app)
+    with db() as s:
+        inbox = s.execute(_select(InboxContact).where(InboxContact.email_normalized == email)).scalar_one()
+        assert inbox.salesforce_id == pick["Id"] and inbox.title == "Chosen Title"
+
+
+@pytest.mark.parametrize("form", [
+    {"sobject": "Account"},
+    {"sf_id": "003' OR Id != '"},
+    {"sf_id": "003000000000000ZZZ"},  # well formed, but not one of the matches
+])
+def test_a_choice_outside_the_matches_is_refused(connected, emulator, db, form):
+    store = _org(emulator)
+    email, people = next((e, p) for e, p in _by_email(_live(store, "Contact")).items() if len(p) > 1)
+    data = {"email": email, "sobject": "Contact", "sf_id": people[0]["Id"], **form}
+    response = connected.post(f"{CARD}/choose", data, htmx=True)
+    assert response.status_code == 400 and 'role="alert"' in response.get_data(as_text=True)
+    with db() as s:
+        assert s.execute(_select(SalesforceChoice)).first() is None
+
+
+def _new_form(client, email, kind):
+    response = client.htmx_get(f"{CARD}/new", query_string={"email": email, "kind": kind})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def test_create_contact_shows_salesforces_validation_then_the_new_record_once(connected, emulator, db):
+    store = _org(emulator)
+    account = next(a for a in _live(store, "Account") if (a.get("Website") or "").startswith("https://www."))
+    domain = account["Website"][len("https://www."):]
+    email = f"new.person@{domain}"
+    with db() as s:
+        s.add(InboxContact(workspace_id=1, name="Nora Newman", email=email, email_normalized=email, title="Buyer"))
+    assert connected.htmx_get(CARD, query_string={"email": email}).headers["X-Salesforce-Card"] == "no-match"
+    form = _new_form(connected, email, "contact")
+    assert 'value="Nora"' in form and 'value="Newman"' in form and 'value="Buyer"' in form
+    first_option = form.split("<optgroup")[1]
+    assert f"Website matches {domain}" in first_option and f'value="{account["Id"]}" selected' in first_option
+    data = {"kind": "contact", "email": email, "key": _key(form), "first_name": "Nora", "last_name": "",
+            "title": "Buyer", "account_id": account["Id"]}
+    refused = connected.post(CREATE, data, htmx=True)
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and refused.headers["HX-Retarget"] == "#sf-create"
+    assert 'id="sf-last_name-error">Required fields are missing: [LastName]' in body
+    assert not [c for c in _live(store, "Contact") if (c.get("Email") or "").lower() == email]
+    data.update(key=_key(body), last_name="Newman")
+    posts = emulator.app.emulator.calls.snapshot()
+    created = connected.post(CREATE, data, htmx=True)
+    assert created.status_code == 200
+    assert created.headers["X-Salesforce-Card"] == "shown" and created.headers["X-Salesforce-Record"] == "Contact"
+    made = [c for c in _live(store, "Contact") if (c.get("Email") or "").lower() == email]
+    assert len(made) == 1 and made[0]["AccountId"] == account["Id"]
+    assert f"/lightning/r/Contact/{made[0]['Id']}/view" in created.get_data(as_text=True)
+    # A double click sends the same form again: no second POST, the same record.
+    again = connected.post(CREATE, data, htmx=True)
+    assert again.status_code == 200 and again.headers["X-Salesforce-Record"] == "Contact"
+    assert len([c for c in _live(store, "Contact") if (c.get("Email") or "").lower() == email]) == 1
+    creates = {k: v for k, v in emulator.app.emulator.calls.snapshot().items() if "create" in k or "insert" in k}
+    assert sum(creates.values()) - sum(v for k, v in posts.items() if k in creates) == 1
+    with db() as s:
+        rows = s.execute(_select(SalesforceCreate.state, SalesforceCreate.sf_id, SalesforceCreate.created_by_id)).all()
+        assert sorted(r[0] for r in rows) == ["created", "refused"]
+        assert ("created", made[0]["Id"], 1) in rows
+
+
+def test_create_lead_prefills_the_company_from_the_domain_and_is_shown_as_a_lead(connected, emulator):
+    email = "ada@blue-harbor-tools.co.uk"
+    form = _new_form(connected, email, "lead")
+    assert 'name="company" value="Blue Harbor Tools"' in form
+    data = {"kind": "lead", "email": email, "key": _key(form), "first_name": "Ada", "last_name": "Lovelace",
+            "title": "", "company": "Blue Harbor Tools"}
+    created = connected.post(CREATE, data, htmx=True)
+    assert created.headers["X-Salesforce-Record"] == "Lead" and "Blue Harbor Tools" in created.get_data(as_text=True)
+    assert "gmail" not in _new_form(connected, "someone@gmail.com", "lead").split('name="company"')[1][:40].lower()
+
+
+def test_an_unconfirmed_create_is_looked_up_before_another_is_sent(connected, emulator):
+    email = "unsure@nowhere-in-particular.test"
+    form = _new_form(connected, email, "lead")
+    data = {"kind": "lead", "email": email, "key": _key(form), "last_name": "Unsure", "company": "Nowhere"}
+    emulator.app.emulator.set_faults(after_commit_502=1)
+    unclear = connected.post(CREATE, data, htmx=True)
+    body = unclear.get_data(as_text=True)
+    assert unclear.status_code == 422 and "Salesforce did not confirm; check before trying again." in body
+    store = _org(emulator)
+    assert len([x for x in _live(store, "Lead") if (x.get("Email") or "").lower() == email]) == 1  # it was made
+    retry = connected.post(CREATE, {**data, "key": _key(body)}, htmx=True)
+    assert retry.status_code == 200 and retry.headers["X-Salesforce-Record"] == "Lead"
+    assert "Salesforce had made it" in retry.get_data(as_text=True)
+    assert len([x for x in _live(store, "Lead") if (x.get("Email") or "").lower() == email]) == 1
+
+
+@pytest.mark.parametrize("token", ["", "forged", None])
+def test_a_create_without_a_valid_form_key_is_refused(connected, emulator, token):
+    email = "keyless@nowhere.test"
+    if token is None:  # a key issued for another address
+        token = _key(_new_form(connected, "other@nowhere.test", "lead"))
+    response = connected.post(CREATE, {"kind": "lead", "email": email, "key": token, "last_name": "X", "company": "Y"}, htmx=True)
+    assert response.status_code == 400 and 'role="alert"' in response.get_data(as_text=True)
+    assert not [x for x in _live(_org(emulator), "Lead") if (x.get("Email") or "").lower() == email]
+
+
+def test_hostile_names_are_inert_and_account_searches_are_soql_escaped(connected, emulator):
+    email = "mallory@evil-corp.test"
+    form = _new_form(connected, email, "lead")
+    script = "<script>alert('x')</script>"
+    data = {"kind": "lead", "email": email, "key": _key(form), "first_name": script, "last_name": '"><img src=x onerror=alert(1)>',
+            "company": script}
+    body = connected.post(CREATE, data, htmx=True).get_data(as_text=True)
+    assert "<script>alert" not in body and "<img src=x" not in body and "&lt;script&gt;" in body
+    # A search with quotes and wildcards matches them literally; the query stays well formed.
+    store = _org(emulator)
+    for q in ("' OR Name != '", "%", "_", "\\"):
+        response = connected.htmx_get(f"{CARD}/accounts", query_string={"email": email, "q": q})
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        assert "could not list accounts" not in page
+        literal = [a for a in _live(store, "Account") if q.lower() in a["Name"].lower()]
+        assert page.count("<option value=\"001") == min(len(literal), 10)
+    assert soql.contains("50%_o'k") == "'%50\\%\\_o\\'k%'"

@@ -107,12 +107,12 @@ def test_live_lookups_are_bounded_per_process(connected, emulator, app):
     states = [connected.htmx_get(f"{CARD}?email={e}").headers["X-Salesforce-Card"] for e in emails]
     assert states == ["unavailable"] * 5
     _settle(app)
-    assert _calls(emulator) - before == 2  # two lookups of one call each (no match)
+    assert _calls(emulator) - before == 4  # two lookups of two calls each (no contact, no lead)
     # The two that ran are cached; the three refused are looked up when asked again.
     emulator.app.emulator.set_faults(latency_ms=0)
     app.extensions["salesforce_lookups"] = LiveLookups(workers=2)
     assert [connected.htmx_get(f"{CARD}?email={e}").headers["X-Salesforce-Card"] for e in emails] == ["no-match"] * 5
-    assert _calls(emulator) - before == 5
+    assert _calls(emulator) - before == 10
 
 
 def test_live_lookups_join_the_flight_for_the_same_key():

@@ -3,7 +3,10 @@ from flask_login import current_user, login_required
 
 from webapp.auth.guards import admin_required
 from webapp.db import get_engine, get_session
+from webapp.addresses import InvalidAddress, normalize_email
 from webapp.integrations import salesforce_card as card_service
+from webapp.integrations import salesforce_choices as choices
+from webapp.integrations import salesforce_create as creating
 from webapp.integrations import salesforce_connection as connection
 
 bp = Blueprint("integrations", __name__)
@@ -56,6 +59,33 @@ def card_services() -> card_service.CardServices:
     )
 
 
+def _card(result, *, status: int = 200, attempt: int = 0, retry_in: int | None = None, **extra):
+    """The card partial with its headers (a public contract: other inboxes may embed it)."""
+    if retry_in is None:
+        retry_in = card_service.retry_in(result, attempt)
+    extra.setdefault("message", None)
+    response = make_response(
+        render_template(
+            "partials/integrations/_salesforce_card.html",
+            result=result,
+            show_reason=current_user.is_admin,
+            email=result.email or "",
+            retry_in=retry_in,
+            next_attempt=attempt + 1,
+            **extra,
+        ),
+        status,
+    )
+    response.headers["X-Salesforce-Card"] = result.state
+    if result.state == "shown" and result.card:
+        response.headers["X-Salesforce-Record"] = result.card.sobject
+    if retry_in:
+        # Salesforce is still answering; the lookup goes on and fills the cache meanwhile.
+        response.headers["X-Salesforce-Card-Retry-After"] = str(retry_in)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.get("/integrations/salesforce/card")
 @login_required
 def salesforce_card():
@@ -71,21 +101,69 @@ def salesforce_card():
         result = card_service.lookup(card_services(), current_user.workspace_id, email, refresh=refresh)
     except card_service.BadEmail:
         result, status = card_service.CardResult(state="no-email"), 400
-    retry_in = card_service.retry_in(result, attempt)
+    return _card(result, status=status, attempt=attempt)
+
+
+@bp.post("/integrations/salesforce/card/choose")
+@login_required
+def salesforce_card_choose():
+    """An agent says which of several records sharing the address this person is."""
+    try:
+        result = card_service.choose(
+            card_services(), current_user.workspace_id, current_user.id, request.form.get("email", "")[:320],
+            request.form.get("sobject", ""), request.form.get("sf_id", "")[:18],
+        )
+    except card_service.BadEmail:
+        return _card(card_service.CardResult(state="no-email"), status=400)
+    except choices.ChoiceRefused as exc:
+        return make_response(render_template("partials/integrations/_salesforce_error.html", message=str(exc)), 400)
+    return _card(result)
+
+
+@bp.get("/integrations/salesforce/card/new")
+@login_required
+def salesforce_card_new():
+    """The create form, filled from the inbox contact; a contact's lists the matching accounts."""
+    services = card_services()
+    try:
+        form = creating.prefill(get_session(), current_user.workspace_id, request.args.get("kind", ""),
+                                request.args.get("email", "")[:320], current_app.config["SECRET_KEY"])
+    except (creating.CreateRefused, card_service.BadEmail) as exc:
+        return make_response(render_template("partials/integrations/_salesforce_error.html", message=str(exc)), 400)
+    options = creating.accounts(services, current_user.workspace_id, form.email) if form.kind == "contact" else None
+    return render_template("partials/integrations/_salesforce_create.html", form=form, errors={}, accounts=options)
+
+
+@bp.get("/integrations/salesforce/card/accounts")
+@login_required
+def salesforce_card_accounts():
+    try:
+        email = normalize_email(request.args.get("email", "")[:320])
+    except InvalidAddress as exc:
+        return make_response(render_template("partials/integrations/_salesforce_error.html", message=str(exc)), 400)
+    options = creating.accounts(card_services(), current_user.workspace_id, email, request.args.get("q", ""))
+    return render_template("partials/integrations/_salesforce_accounts.html", accounts=options, selected="")
+
+
+@bp.post("/integrations/salesforce/card/create")
+@login_required
+def salesforce_card_create():
+    secret = current_app.config["SECRET_KEY"]
+    services = card_services()
+    try:
+        form = creating.form_from(request.form, secret)
+        outcome = creating.create(services, current_user.workspace_id, current_user.id, form, secret)
+    except (creating.CreateRefused, card_service.BadEmail) as exc:
+        return make_response(render_template("partials/integrations/_salesforce_error.html", message=str(exc)), 400)
+    if outcome.result is not None:
+        return _card(outcome.result, retry_in=2 if outcome.pending else None, message=outcome.message)
+    form.key = creating.issue_key(secret, form.email)  # a refused form may be corrected and sent again
+    options = creating.accounts(services, current_user.workspace_id, form.email) if form.kind == "contact" else None
     response = make_response(
-        render_template(
-            "partials/integrations/_salesforce_card.html",
-            result=result,
-            show_reason=current_user.is_admin,
-            email=email,
-            retry_in=retry_in,
-            next_attempt=attempt + 1,
-        ),
-        status,
+        render_template("partials/integrations/_salesforce_create.html", form=form, errors=outcome.errors,
+                        accounts=options, unclear=outcome.unclear),
+        422,
     )
-    response.headers["X-Salesforce-Card"] = result.state
-    if retry_in:
-        # Salesforce is still answering; the lookup goes on and fills the cache meanwhile.
-        response.headers["X-Salesforce-Card-Retry-After"] = str(retry_in)
-    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["HX-Retarget"] = "#sf-create"
+    response.headers["HX-Reswap"] = "innerHTML"
     return response

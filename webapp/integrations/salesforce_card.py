@@ -1,7 +1,12 @@
 """What the Salesforce card shows for an email address, and why it shows nothing.
 
-A lookup is at most two SOQL calls (the contact with its account's name, then the account's
-recent opportunities), cached per workspace and email for five minutes, misses included.
+A lookup is at most two SOQL calls, cached per workspace and email for five minutes, misses
+included: the contacts with the address (and their account's name), then either the chosen
+contact's account's recent opportunities or, when no contact has the address, its leads. An
+unconverted lead is shown as a lead; a converted one leads to its contact, read through the
+lead's ConvertedContact relationship in that same second call (so without opportunities, which
+would take a third). When several records share the address, the one an agent chose for the
+workspace is shown (``salesforce_choices``), else the most recently modified.
 Concurrent misses for one email wait for a single lookup. When Salesforce is slow, down or
 over its limit the card says so (or, once synced, shows the mirror's copy) and the page
 around it is unaffected: the lookup runs on a bounded pool of its own (``live_lookups``), the
@@ -28,7 +33,8 @@ from webapp.addresses import InvalidAddress, normalize_email
 from webapp.cache import SingleFlight
 from webapp.clock import as_utc, utcnow
 from webapp.crypto import Vault
-from webapp.integrations import card_cache
+from webapp.integrations import card_cache, salesforce_choices
+from webapp.integrations.salesforce_choices import Chosen
 from webapp.integrations.live_lookups import Late, LiveLookups, Saturated
 from webapp.integrations.salesforce_connection import NotConnected, client_for
 from webapp.models import SalesforceConnection
@@ -36,6 +42,7 @@ from webapp.money import format_money
 from webapp.salesforce import soql
 from webapp.sync import mirror
 from webapp.salesforce.client import RetryPolicy, SalesforceClient
+from webapp.salesforce.sync import inbox
 from webapp.salesforce.errors import RateLimited, ReconnectNeeded, SalesforceError, Unavailable
 
 log = logging.getLogger(__name__)
@@ -44,7 +51,7 @@ STATES = ("shown", "not-connected", "no-email", "no-match", "reconnect", "unavai
 REASONS = {
     "not-connected": "not connected for this workspace.",
     "no-email": "this contact has no email address to look up.",
-    "no-match": "no Salesforce contact has this email address.",
+    "no-match": "no Salesforce contact or lead has this email address.",
     "reconnect": "the connection needs to be reconnected.",
     "unavailable": "could not be reached; try again later.",
 }
@@ -70,8 +77,18 @@ class OpportunityLine:
 
 
 @dataclass
+class MatchOption:
+    """One of several records sharing the address, for the agent to choose from."""
+
+    sf_id: str
+    name: str
+    detail: str | None  # the account (a contact's) or company (a lead's), and title
+    record_url: str | None
+
+
+@dataclass
 class CardData:
-    contact_id: str
+    contact_id: str  # the record shown: a Contact's or a Lead's Id
     contact_name: str
     title: str | None
     lead_source: str | None
@@ -81,6 +98,12 @@ class CardData:
     other_matches: int = 0
     fetched_at: str = ""  # ISO time the data left Salesforce
     from_mirror: bool = False
+    sobject: str = "Contact"  # Contact | Lead
+    company: str | None = None  # a lead's
+    status: str | None = None  # a lead's
+    converted: bool = False  # the contact a converted lead became
+    matches: list[MatchOption] = field(default_factory=list)  # all of them, when several
+    chosen: bool = False  # an agent chose this one among several
 
 
 @dataclass
@@ -138,6 +161,37 @@ def contact_query(email: str) -> str:
     )
 
 
+def lead_query(email: str) -> str:
+    """Leads with the address; a converted one carries its contact, so no third call is needed."""
+    return (
+        "SELECT Id, Name, Title, Company, Status, LeadSource, IsConverted, ConvertedContactId, "
+        "ConvertedContact.Name, ConvertedContact.Title, ConvertedContact.LeadSource, "
+        "ConvertedContact.Account.Name, LastModifiedDate "
+        f"FROM Lead WHERE Email = {soql.quote(email)} "
+        f"ORDER BY LastModifiedDate DESC, Id LIMIT {MATCH_LIMIT}"
+    )
+
+
+def _pick(records: list[dict], choice: Chosen | None, sobject: str) -> tuple[dict, bool]:
+    """The record an agent chose when it is still among them, else the most recent."""
+    if choice is not None and choice.sobject == sobject and len(records) > 1:
+        for record in records:
+            if record["Id"] == choice.sf_id:
+                return record, True
+    return records[0], False
+
+
+def _options(records: list[dict], instance: str | None, sobject: str) -> list[MatchOption]:
+    if len(records) < 2:
+        return []
+    options = []
+    for r in records:
+        where = (r.get("Account") or {}).get("Name") if sobject == "Contact" else r.get("Company")
+        detail = " · ".join(x for x in (where, r.get("Title")) if x) or None
+        options.append(MatchOption(r["Id"], r.get("Name") or r["Id"], detail, record_url(instance, r["Id"], sobject)))
+    return options
+
+
 def opportunity_query(account_id: str, multi_currency: bool) -> str:
     currency = ", CurrencyIsoCode" if multi_currency else ""
     return (
@@ -147,12 +201,13 @@ def opportunity_query(account_id: str, multi_currency: bool) -> str:
     )
 
 
-def fetch(client: SalesforceClient, email: str, *, multi_currency: bool, org_currency: str | None) -> CardData | None:
-    """The two calls. None when no Salesforce contact has the address."""
+def fetch(client: SalesforceClient, email: str, *, multi_currency: bool, org_currency: str | None,
+          choice: Chosen | None = None) -> CardData | None:
+    """The two calls. None when no Salesforce contact or lead has the address."""
     matches = list(client.query(contact_query(email)))
     if not matches:
-        return None
-    contact = matches[0]  # the most recently modified of those sharing the address
+        return _lead_card(client, email, choice)
+    contact, chosen = _pick(matches, choice, "Contact")
     account = contact.get("Account") or {}
     lines: list[OpportunityLine] = []
     if contact.get("AccountId"):
@@ -178,7 +233,47 @@ def fetch(client: SalesforceClient, email: str, *, multi_currency: bool, org_cur
         opportunities=lines,
         other_matches=len(matches) - 1,
         fetched_at=utcnow().isoformat(),
+        matches=_options(matches, instance, "Contact"),
+        chosen=chosen,
     )
+
+
+def _lead_card(client: SalesforceClient, email: str, choice: Chosen | None) -> CardData | None:
+    """The second call when no contact has the address: its leads."""
+    leads = list(client.query(lead_query(email)))
+    instance = client.auth.token().instance_url
+    open_leads = [lead for lead in leads if not lead.get("IsConverted")]
+    if open_leads:
+        lead, chosen = _pick(open_leads, choice, "Lead")
+        return CardData(
+            contact_id=lead["Id"],
+            contact_name=lead.get("Name") or email,
+            title=lead.get("Title") or None,
+            lead_source=lead.get("LeadSource") or None,
+            account_name=None,
+            record_url=record_url(instance, lead["Id"], "Lead"),
+            other_matches=len(open_leads) - 1,
+            fetched_at=utcnow().isoformat(),
+            sobject="Lead",
+            company=lead.get("Company") or None,
+            status=lead.get("Status") or None,
+            matches=_options(open_leads, instance, "Lead"),
+            chosen=chosen,
+        )
+    for lead in leads:  # only converted ones: show the contact each became
+        contact = lead.get("ConvertedContact")
+        if lead.get("ConvertedContactId") and contact:
+            return CardData(
+                contact_id=lead["ConvertedContactId"],
+                contact_name=contact.get("Name") or email,
+                title=contact.get("Title") or None,
+                lead_source=contact.get("LeadSource") or None,
+                account_name=(contact.get("Account") or {}).get("Name"),
+                record_url=record_url(instance, lead["ConvertedContactId"]),
+                fetched_at=utcnow().isoformat(),
+                converted=True,
+            )
+    return None
 
 
 def _encode(result: CardResult) -> dict:
@@ -188,7 +283,11 @@ def _encode(result: CardResult) -> dict:
 def _decode(email: str, value: dict) -> CardResult:
     card = value.get("card")
     if card:
-        card = CardData(**{**card, "opportunities": [OpportunityLine(**o) for o in card["opportunities"]]})
+        card = CardData(**{
+            **card,
+            "opportunities": [OpportunityLine(**o) for o in card["opportunities"]],
+            "matches": [MatchOption(**m) for m in card.get("matches", [])],
+        })
     return CardResult(state=value["state"], email=email, card=card, cached=True)
 
 
@@ -205,9 +304,12 @@ class CardServices:
 
 
 def from_mirror(engine: Engine, workspace_id: int, email: str) -> CardData | None:
-    """The last synced copy, for when Salesforce cannot answer. Same shape, marked as such."""
+    """The last synced copy, for when Salesforce cannot answer. Same shape, marked as such.
+    Leads are not mirrored: for an address only a lead has, there is no copy."""
+    choice = salesforce_choices.chosen(engine, workspace_id, email)
+    prefer = choice.sf_id if choice and choice.sobject == "Contact" else None
     with Session(engine) as session:
-        copy = mirror.card(session, workspace_id, email, limit=MAX_OPPORTUNITIES)
+        copy = mirror.card(session, workspace_id, email, limit=MAX_OPPORTUNITIES, prefer=prefer)
         if copy is None:
             return None
         instance = session.execute(
@@ -320,7 +422,8 @@ def _meanwhile(services: CardServices, workspace_id: int, email: str) -> CardRes
 def _live(services: CardServices, org: _Org, workspace_id: int, email: str) -> CardResult:
     try:
         client = client_for(services.engine, services.vault, workspace_id, timeout=CARD_TIMEOUT, retry=CARD_RETRY)
-        card = fetch(client, email, multi_currency=org.multi_currency, org_currency=org.org_currency)
+        choice = salesforce_choices.chosen(services.engine, workspace_id, email)
+        card = fetch(client, email, multi_currency=org.multi_currency, org_currency=org.org_currency, choice=choice)
     except NotConnected:
         return CardResult(state="not-connected", email=email)
     except ReconnectNeeded:
@@ -351,3 +454,26 @@ def retry_in(result: CardResult, attempt: int) -> float | None:
 def may_refresh(cache: BaseCache, user_id: int) -> bool:
     """A forced refresh at most every few seconds per user: it spends the org's API calls."""
     return bool(cache.add(f"sfcard-refresh:{user_id}", 1, timeout=REFRESH_COOLDOWN))
+
+
+def choose(services: CardServices, workspace_id: int, user_id: int, email: str, sobject: str, sf_id: str) -> CardResult:
+    """Remembers which of the records sharing the address this person is, and shows it. Only a
+    record among the card's current matches may be chosen."""
+    salesforce_choices.check(sobject, sf_id)
+    current = lookup(services, workspace_id, email)
+    card = current.card
+    if card is None or card.from_mirror or current.pending:
+        raise salesforce_choices.ChoiceRefused("Salesforce could not list the matches just now; try again in a moment.")
+    if card.sobject != sobject or sf_id not in {m.sf_id for m in card.matches}:
+        raise salesforce_choices.ChoiceRefused("That record is not one of those sharing this email address.")
+    salesforce_choices.remember(services.engine, workspace_id, current.email, sobject, sf_id, user_id)
+    if sobject == "Contact":
+        _relink_inbox_contact(services.engine, workspace_id, current.email)
+    card_cache.invalidate(services.cache, workspace_id, [current.email])
+    return lookup(services, workspace_id, current.email)
+
+
+def _relink_inbox_contact(engine: Engine, workspace_id: int, email: str) -> None:
+    """The inbox contact follows the choice now, from the synced copy, rather than next sync."""
+    with engine.begin() as conn:  # the sync's own reconcile, for this one address
+        inbox.reconcile(conn, workspace_id, {email}, utcnow())

@@ -44,3 +44,4 @@ from webapp.models.analytics import FactRefresh, MessageFact  # noqa: F401
 from webapp.models.twoway import LINK_KINDS, LINK_STATES, SyncConflict, SyncLink  # noqa: F401
 from webapp.models.auth import UserSession  # noqa: F401
 from webapp.models.mailimport import IMPORT_JOB_ACTIVE, IMPORT_JOB_STATUSES, MailImportJob  # noqa: F401
+from webapp.models.card import CARD_SOBJECTS, CREATE_STATES, SalesforceChoice, SalesforceCreate  # noqa: F401

@@ -24,6 +24,13 @@ def quote(value: str) -> str:
     return f"'{value}'"
 
 
+def contains(value: str) -> str:
+    """A LIKE pattern literal matching ``value`` anywhere: its own ``%`` and ``_`` match only
+    themselves (escaped after the quoting, so their backslash is not doubled)."""
+    literal = quote(value)[1:-1].replace("%", "\\%").replace("_", "\\_")
+    return f"'%{literal}%'"
+
+
 def datetime_literal(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -8,6 +8,7 @@ from webapp.db import get_engine, get_session
 from webapp.integrations import salesforce_connection as connection
 from webapp.integrations.salesforce_card import forget_connection_state
 from webapp.security_headers import allow_form_action
+from webapp.integrations.salesforce_choices import still_ambiguous
 from webapp.settings import services
 from webapp.sync import services as sync_services
 
@@ -138,6 +139,7 @@ def salesforce_page(*, form=None, errors: dict[str, str] | None = None, two_way=
             callback_url=callback_url(),
             sync=sync,
             timezones=services.timezones(),
+            ambiguous=still_ambiguous(session, current_user.workspace_id) if view is not None else [],
         ),
         422 if errors or (two_way is not None and two_way.error) else 200,
     )

@@ -66,12 +66,14 @@ def contacts_for_email(session: Session, workspace_id: int, email_normalized: st
     return [MirrorContact(*row) for row in rows]
 
 
-def card(session: Session, workspace_id: int, email_normalized: str, *, limit: int = 5) -> MirrorCard | None:
-    """The most recently modified matching contact and the account's latest opportunities."""
+def card(session: Session, workspace_id: int, email_normalized: str, *, limit: int = 5,
+         prefer: str | None = None) -> MirrorCard | None:
+    """The matching contact an agent chose (``prefer``), else the most recently modified, and
+    its account's latest opportunities."""
     matches = contacts_for_email(session, workspace_id, email_normalized)
     if not matches:
         return None
-    first = matches[0]
+    first = next((m for m in matches if m.sf_id == prefer), matches[0])
     opportunities: list[MirrorOpportunity] = []
     if first.account_id:
         o = SfOpportunity.__table__

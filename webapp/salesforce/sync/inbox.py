@@ -6,7 +6,8 @@ how many live Salesforce contacts have it:
 - one: the inbox contact is created or updated from it (name, phone, title, company from the
   account) and linked by its Salesforce Id; Salesforce's blanks never erase inbox values;
 - several: the inbox contact is flagged with the count and linked to none of them (pushing
-  edits to one of them would be a guess), and shows the one the card shows: the latest
+  edits to one of them would be a guess), unless an agent chose one on the card (``_chosen``),
+  which then counts as the one. Otherwise it shows the one the card shows: the latest
   LastModifiedDate, then the lowest Id. Its values are taken as they are, blanks included, so
   the result is the same whichever of the records arrived first, in one run or over several;
 - none any more: the link is dropped; the contact and its conversations stay.
@@ -22,13 +23,14 @@ from typing import NamedTuple
 from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.engine import Connection
 
-from webapp.models import Contact, SfAccount, SfContact, SyncLink
+from webapp.models import Contact, SalesforceChoice, SfAccount, SfContact, SyncLink
 from webapp.salesforce.sync.upsert import CHUNK, execute_many, in_list, insert_for, upsert_statement
 
 CONTACT = Contact.__table__
 SF_CONTACT = SfContact.__table__
 SF_ACCOUNT = SfAccount.__table__
 LINK = SyncLink.__table__
+CHOICE = SalesforceChoice.__table__
 TWO_WAY = ("name", "phone", "title", "updated_at")  # the fields the two-way sync owns once linked
 
 
@@ -120,7 +122,7 @@ def reconcile(conn: Connection, workspace_id: int, emails: set[str], now: dateti
     emails_list = sorted(e for e in emails if e)
     if not emails_list:
         return counts
-    by_email = _matches(conn, workspace_id, emails_list, known)
+    by_email = _chosen(conn, workspace_id, _matches(conn, workspace_id, emails_list, known))
     linked_ids = [rows[0].sf_id for rows in by_email.values() if len(rows) == 1]
 
     existing: set[str] = set()
@@ -165,6 +167,23 @@ def reconcile(conn: Connection, workspace_id: int, emails: set[str], now: dateti
     counts.created = len(touched - existing)
     counts.updated = len(touched & existing)
     return counts
+
+
+# -- the card's remembered choice: it comes before any other way of picking among several ----
+
+def _chosen(conn: Connection, workspace_id: int, by_email: dict[str, list]) -> dict[str, list]:
+    """Addresses several contacts share, narrowed to the contact an agent chose on the card
+    while it is still among them."""
+    shared = [email for email, rows in by_email.items() if len(rows) > 1]
+    query = select(CHOICE.c.email_normalized, CHOICE.c.sf_id).where(
+        CHOICE.c.workspace_id == workspace_id, CHOICE.c.sobject == "Contact",
+        in_list(conn, CHOICE.c.email_normalized, "emails"))
+    for chunk in _chunks(shared):
+        for email, sf_id in conn.execute(query, {"emails": chunk}):
+            picked = [row for row in by_email[email] if row.sf_id == sf_id]
+            if picked:
+                by_email[email] = picked
+    return by_email
 
 
 _statements: dict[tuple[str, str], object] = {}
