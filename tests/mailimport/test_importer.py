@@ -274,3 +274,46 @@ def test_the_same_message_in_two_workspaces_is_two_messages(workspace, run, db):
     with db() as s:
         workspaces = sorted(s.exec(select(Contact.workspace_id)).all())
     assert workspaces == sorted([acme, other, other])  # bob in both; ann is a stranger to Other
+
+
+def _many_threads(customers: int) -> list[bytes]:
+    """Each customer asks, we answer, they reply: interleaved in time, shuffled in the file."""
+    import random
+
+    out = []
+    for c in range(customers):
+        day = 1 + c % 20
+        who, ask = f"Cust {c} <cust{c}@customer{c}.test>", f"<q{c}@customer{c}.test>"
+        out += [
+            eml(frm=who, subject=f"Question {c}", date=f"Tue, {day:02d} Sep 2026 09:00:00 +0000", message_id=ask),
+            eml(frm="Ann Agent <ann@acme.test>", to=who, subject=f"Re: Question {c}",
+                date=f"Tue, {day:02d} Sep 2026 10:00:00 +0000", message_id=f"<a{c}@acme.test>", in_reply_to=ask,
+                references=ask),
+            eml(frm=who, subject=f"Re: Question {c}", date=f"Tue, {day:02d} Sep 2026 11:00:00 +0000",
+                message_id=f"<r{c}@customer{c}.test>", in_reply_to=f"<a{c}@acme.test>"),
+        ]
+    random.Random(5).shuffle(out)
+    return out + out[:7]  # and some repeated at the end of the file
+
+
+def _grouping(db, workspace_id):
+    by_conversation: dict[int, set[str]] = {}
+    for m in messages(db, workspace_id):
+        by_conversation.setdefault(m.conversation_id, set()).add(m.message_id)
+    return sorted(sorted(ids) for ids in by_conversation.values())
+
+
+def test_memory_is_bounded_by_forgetting_earlier_batches_and_the_result_is_the_same(workspace, run, db, monkeypatch):
+    data = mbox(*_many_threads(40))
+    monkeypatch.setattr(importer, "BATCH", 7)  # replies and parents in different batches
+    whole = workspace("Whole")
+    remembered = run(whole, data)
+    monkeypatch.setattr(importer, "REMEMBERED", 0)  # forget after every batch: the database answers
+    forgetful = workspace("Forgetful")
+    forgot = run(forgetful, data, name="again.mbox")
+    assert _grouping(db, forgetful) == _grouping(db, whole)
+    assert len(_grouping(db, whole)) >= 40
+    assert (forgot.imported, forgot.skipped_total) == (remembered.imported, remembered.skipped_total) == (120, 7)
+    with db() as s:
+        emails = lambda ws: sorted(c.email_normalized for c in s.exec(select(Contact).where(Contact.workspace_id == ws)))
+        assert emails(forgetful) == emails(whole) and len(emails(whole)) == 40

@@ -32,6 +32,10 @@ BATCH = 1000
 # A batch is also written once its bodies reach this many characters, so a run of long
 # messages cannot pile up in memory before the next write.
 BATCH_CHARS = 16_000_000
+# Messages remembered between batches before the in-memory indexes are dropped: past this, a
+# batch finds earlier ones in the database instead (they are flushed), so an import's memory
+# is bounded by this and the batch, not by the size of the mailbox.
+REMEMBERED = 20_000
 IN_CHUNK = 900  # bound parameters per IN (...), well under SQLite's and Postgres' limits
 # Subject threading only joins a reply to a conversation with the same correspondent that was
 # active within this window; older mail with the same subject starts a new conversation.
@@ -105,6 +109,8 @@ class _Importer:
                 if len(batch) >= BATCH or chars >= BATCH_CHARS:
                     self._import_batch(batch)
                     batch, chars = [], 0
+                    if len(self.imported_ids) + len(self.thread_of) > REMEMBERED:
+                        self._forget()
                     self._report(written=True)
                     continue
             self._report(written=False)
@@ -112,6 +118,14 @@ class _Importer:
             self._import_batch(batch)
             self._report(written=True)
         return self.summary
+
+    def _forget(self) -> None:
+        """Drop what earlier batches left in memory; the database answers for them from now
+        on (a message seen again counts as already stored rather than repeated in the file)."""
+        self.session.flush()
+        for index in (self.thread_of, self.children_of, self.threads_by_id, self.by_subject, self.contacts,
+                      self.imported_ids, self.stored_ids):
+            index.clear()
 
     def _parse(self, item: RawMessage) -> ParsedMessage | None:
         if item.data is None:
