@@ -42,3 +42,4 @@ from webapp.models.sync import (  # noqa: F401
 )
 from webapp.models.analytics import MessageFact  # noqa: F401
 from webapp.models.twoway import LINK_KINDS, LINK_STATES, SyncConflict, SyncLink  # noqa: F401
+from webapp.models.activity import EMAIL_LOG_MODES, EMAIL_LOG_STATES, EmailLog  # noqa: F401
