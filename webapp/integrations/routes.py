@@ -5,6 +5,7 @@ from webapp.auth.guards import admin_required
 from webapp.db import get_engine, get_session
 from webapp.integrations import salesforce_card as card_service
 from webapp.integrations import salesforce_connection as connection
+from webapp.sync import activity
 
 bp = Blueprint("integrations", __name__)
 
@@ -72,6 +73,7 @@ def salesforce_card():
     except card_service.BadEmail:
         result, status = card_service.CardResult(state="no-email"), 400
     retry_in = card_service.retry_in(result, attempt)
+    last_logged = activity.last_logged(get_session(), current_user.workspace_id, email) if result.state == "shown" else None
     response = make_response(
         render_template(
             "partials/integrations/_salesforce_card.html",
@@ -80,6 +82,7 @@ def salesforce_card():
             email=email,
             retry_in=retry_in,
             next_attempt=attempt + 1,
+            last_logged=last_logged,
         ),
         status,
     )

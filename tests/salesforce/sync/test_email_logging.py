@@ -221,3 +221,47 @@ def test_a_refused_message_is_a_record_error_with_retry(admin_client, emulator):
         o["Id"] for o in opps}
     with get_engine(app).connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM sync_record_error")).scalar() == 0
+
+
+def test_activity_settings_refuse_bad_input_and_keep_what_was_typed(admin_client, emulator):
+    app = _connected(admin_client, emulator)
+    url = "/settings/integrations/salesforce/sync/activity"
+    bad = admin_client.post(url, {"email_logging": "always", "email_exclusions": "gmail.com"})
+    assert bad.status_code == 422 and "Choose off, on request or automatic" in bad.get_data(as_text=True)
+    typed = "Colleague@Acme.test\nnot an address!!\n<script>x</script>"
+    bad = admin_client.post(url, {"email_logging": "auto", "email_exclusions": typed})
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "is neither an email address nor a domain" in page
+    assert "&lt;script&gt;x&lt;/script&gt;" in page and "<script>x</script>" not in page
+    from webapp.sync.settings import load_settings
+    from sqlmodel import Session
+    with Session(get_engine(app)) as s:
+        assert load_settings(s, 1).email_logging == "off"
+    good = admin_client.post(url, {"email_logging": "request", "email_exclusions": "Colleague@Acme.test, @GMAIL.com\ngmail.com",
+                                   "email_subject_only": "on"})
+    assert good.status_code == 302
+    with Session(get_engine(app)) as s:
+        saved = load_settings(s, 1)
+    assert (saved.email_logging, saved.email_exclusions, saved.email_subject_only) == (
+        "request", ["colleague@acme.test", "gmail.com"], True)
+    page = admin_client.get("/settings/integrations/salesforce").get_data(as_text=True)
+    assert 'id="sync-activity"' in page and "colleague@acme.test\ngmail.com</textarea>" in page
+
+
+def test_members_cannot_change_activity_settings(member_client):
+    response = member_client.post("/settings/integrations/salesforce/sync/activity", {"email_logging": "auto"})
+    assert response.status_code in (302, 403)
+    with get_engine(member_client.app).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sync_settings WHERE email_logging = 'auto'")).scalar() == 0
+
+
+def test_the_card_shows_the_last_logged_activity(admin_client, emulator):
+    app = _connected(admin_client, emulator)
+    contact, _ = customer_with_open_opportunity(emulator)
+    logging_on(app, "auto")
+    conversation(app, contact["Email"], messages=2)
+    card = admin_client.get(f"/integrations/salesforce/card?email={contact['Email']}").get_data(as_text=True)
+    assert 'id="sf-last-activity"' not in card
+    sync(app)
+    card = admin_client.get(f"/integrations/salesforce/card?email={contact['Email']}").get_data(as_text=True)
+    assert "Last activity: 04 May 2026" in card
