@@ -96,8 +96,9 @@ def test_exclusions_and_subject_only(admin_client, emulator):
     _, plain = conversation(app, contact["Email"], messages=1, subject="Plain", body="secret body text", prefix="p")
     _, cc_personal = conversation(app, contact["Email"], messages=1, subject="Cc", cc="me@home.personal.example", prefix="c")
     _, cc_boss = conversation(app, contact["Email"], messages=1, subject="Boss", cc="Boss <BOSS@acme.test>", prefix="b")
-    _, outcome = sync(app)
+    run_id, outcome = sync(app)
     assert outcome.status == "succeeded", outcome.reason
+    assert _counts(app, run_id)["Emails"]["note"] == "2 excluded."
     ours = {e["MessageIdentifier"][:2]: e for e in live(emulator, "EmailMessage") if e["MessageIdentifier"][1] in "pcb"}
     assert set(ours) == {"<p"}
     assert ours["<p"]["TextBody"] is None and ours["<p"]["Subject"] == "Plain"

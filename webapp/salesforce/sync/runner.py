@@ -234,7 +234,14 @@ class SyncRunner:
         counts = self.counts.setdefault("Emails", {"mode": "push", "created": 0, "failed": 0, "excluded": 0, "skipped": 0})
         logger = activity.EmailLogger(self.engine, self.client, self.workspace_id, self.run_id, self.options.emails,
                                       self.options.budget, counts, lambda conn: self.publish(conn, "Emails"), clock=self.clock)
-        logger.run(retry_ids=retry_ids)
+        try:
+            logger.run(retry_ids=retry_ids)
+        finally:
+            notes = [f"{counts[k]:,} {label}" for k, label in (
+                ("excluded", "excluded"), ("skipped", "without a Salesforce contact or lead"),
+                ("recovered", "found in Salesforce after an interruption"), ("waiting", "still on their way")) if counts.get(k)]
+            if notes:
+                counts["note"] = ", ".join(notes) + "."
 
     # -- retrying failed records ------------------------------------------------------------
 
