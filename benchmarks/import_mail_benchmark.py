@@ -13,6 +13,7 @@ With --postgres, a scratch database next to the one named in URL is created and 
 from __future__ import annotations
 
 import argparse
+import resource
 from contextlib import contextmanager
 import random
 import sys
@@ -91,6 +92,11 @@ def scratch_database(postgres_url: str, tmp: str):
         admin.dispose()
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory so far (run sizes in separate processes to compare)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=10_000)
@@ -111,6 +117,7 @@ def main() -> None:
         write_mbox(path, args.messages)
         size = path.stat().st_size / 1024 / 1024
         print(f"{args.messages:,} messages, {size:.1f} MB, database {url.split(':', 1)[0]}")
+        before = peak_mb()
         for label in ("first import", "same file again"):
             began = time.perf_counter()
             with session_scope(engine) as session:
@@ -118,7 +125,8 @@ def main() -> None:
             took = time.perf_counter() - began
             print(f"  {label:<16} {took:6.2f} s  {summary.seen / took:8,.0f} messages/s  "
                   f"imported {summary.imported:,}, skipped {summary.skipped_total:,}, "
-                  f"{summary.conversations_created:,} conversations, {summary.contacts_created:,} contacts")
+                  f"{summary.conversations_created:,} conversations, {summary.contacts_created:,} contacts, "
+                  f"peak memory +{peak_mb() - before:.0f} MB")
         with session_scope(engine) as session:
             count = select(func.count()).where(Message.workspace_id == workspace_id)
             stored = session.execute(count.select_from(Message)).scalar()

@@ -1,12 +1,13 @@
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from webapp.db import get_session
+from webapp.db import get_engine, get_session
 from webapp.htmx import is_htmx
 from webapp.inbox import services
 from webapp.integrations import card_slots
 from webapp.listing import parse_page
 from webapp.scoping import NotFound
+from webapp.sync import activity
 
 bp = Blueprint("inbox", __name__)
 
@@ -39,9 +40,41 @@ def conversation(conversation_id: int):
     except NotFound:
         abort(404)
     contact = view.contact.contact if view.contact else None
+    logged = activity.conversation_log(get_session(), current_user.workspace_id, [m.id for m in view.messages])
     return render_template(
-        "inbox/conversation.html", view=view, cards=card_slots(contact)
+        "inbox/conversation.html", view=view, cards=card_slots(contact), logged=logged
     )
+
+
+@bp.post("/inbox/<int:conversation_id>/log")
+@login_required
+def log_to_salesforce(conversation_id: int):
+    """Queue the conversation's messages and a sync run; Salesforce is not called here."""
+    session = get_session()
+    try:
+        queued = activity.queue_conversation(session, current_user.workspace_id, conversation_id)
+    except NotFound:
+        abort(404)
+    except activity.LoggingOff as exc:
+        flash(str(exc), "info")
+        return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
+    session.commit()
+    if queued:
+        activity.request_run(get_engine(), current_user.workspace_id, current_user.id)
+    flash(f"{queued} message{'' if queued == 1 else 's'} queued; they are logged to Salesforce by the sync now under way."
+          if queued else "Every message is already logged or on its way.", "success")
+    return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
+
+
+@bp.get("/inbox/messages/<int:message_id>")
+@login_required
+def message(message_id: int):
+    """A message's place in its conversation (links from the sync's record errors)."""
+    try:
+        conversation_id = services.conversation_of(get_session(), current_user.workspace_id, message_id)
+    except NotFound:
+        abort(404)
+    return redirect(url_for("inbox.conversation", conversation_id=conversation_id) + f"#message-{message_id}")
 
 
 @bp.post("/inbox/<int:conversation_id>/status")

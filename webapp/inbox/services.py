@@ -161,3 +161,7 @@ def set_status(session: Session, workspace_id: int, conversation_id: int, status
     session.add(conversation)
     session.flush()
     return conversation
+
+
+def conversation_of(session: Session, workspace_id: int, message_id: int) -> int:
+    return owned(session, Message, workspace_id, message_id).conversation_id

@@ -8,6 +8,7 @@ from webapp.integrations import salesforce_card as card_service
 from webapp.integrations import salesforce_choices as choices
 from webapp.integrations import salesforce_create as creating
 from webapp.integrations import salesforce_connection as connection
+from webapp.sync import activity
 
 bp = Blueprint("integrations", __name__)
 
@@ -64,6 +65,8 @@ def _card(result, *, status: int = 200, attempt: int = 0, retry_in: int | None =
     if retry_in is None:
         retry_in = card_service.retry_in(result, attempt)
     extra.setdefault("message", None)
+    if "last_logged" not in extra and result.state == "shown" and result.email:
+        extra["last_logged"] = activity.last_logged(get_session(), current_user.workspace_id, result.email)
     response = make_response(
         render_template(
             "partials/integrations/_salesforce_card.html",

@@ -33,7 +33,10 @@ class SyncSettings(SQLModel, table=True):
     """When a workspace syncs and what it pulls. No row means the defaults."""
 
     __tablename__ = "sync_settings"
-    __table_args__ = (CheckConstraint("frequency IN ('daily', 'hours', 'off')", name="frequency"),)
+    __table_args__ = (
+        CheckConstraint("frequency IN ('daily', 'hours', 'off')", name="frequency"),
+        CheckConstraint("email_logging IN ('off', 'request', 'auto')", name="email_logging"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE", unique=True)
@@ -52,6 +55,11 @@ class SyncSettings(SQLModel, table=True):
     delete_in_salesforce: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     # {"deal.amount": "salesforce", …}: the admin's ownership rules; missing keys use the defaults.
     field_rules: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default=text("'{}'")))
+    # Activity: logging email to Salesforce (off | request | auto), what is never logged, and
+    # whether bodies stay here.
+    email_logging: str = Field(default="off", max_length=8, sa_column_kwargs={"server_default": "off"})
+    email_exclusions: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default=text("'[]'")))
+    email_subject_only: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     updated_at: datetime = Field(default_factory=utcnow)
 
 

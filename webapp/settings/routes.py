@@ -119,7 +119,7 @@ def salesforce():
     return salesforce_page(form=form, errors=errors)
 
 
-def salesforce_page(*, form=None, errors: dict[str, str] | None = None, two_way=None):
+def salesforce_page(*, form=None, errors: dict[str, str] | None = None, two_way=None, activity=None):
     """The Salesforce settings page; 422 when a form on it was refused. ``two_way`` replaces
     the two-way panel's view (after a refused two-way submission)."""
     session = get_session()
@@ -130,6 +130,8 @@ def salesforce_page(*, form=None, errors: dict[str, str] | None = None, two_way=
     sync = sync_services.page(session, current_user.workspace_id) if view is not None else None
     if sync is not None and two_way is not None:
         sync.two_way = two_way
+    if sync is not None and activity is not None:
+        sync.activity = activity
     return (
         render_template(
             "settings/salesforce.html",
@@ -141,7 +143,7 @@ def salesforce_page(*, form=None, errors: dict[str, str] | None = None, two_way=
             timezones=services.timezones(),
             ambiguous=still_ambiguous(session, current_user.workspace_id) if view is not None else [],
         ),
-        422 if errors or (two_way is not None and two_way.error) else 200,
+        422 if errors or (two_way is not None and two_way.error) or (activity is not None and activity.error) else 200,
     )
 
 

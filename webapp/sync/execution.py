@@ -24,6 +24,7 @@ from webapp.salesforce.sync.ownership import rules_for
 from webapp.salesforce.sync.pages import Budget
 from webapp.salesforce.sync.push import PushOptions
 from webapp.salesforce.sync.runner import Outcome, RunOptions, SyncRunner
+from webapp.sync import activity
 from webapp.sync.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
         ) if settings.two_way else None,
         rules=rules_for(settings.field_rules),
         sf_user_id=conn_row.sf_user_id,
+        emails=activity.email_options(engine, run.workspace_id, settings,
+                                      **({"pending_grace": pending_grace} if pending_grace is not None else {})),
     )
 
     def invalidate(emails: set[str]) -> None:

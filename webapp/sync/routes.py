@@ -11,7 +11,7 @@ from webapp.db import get_engine, get_session
 from webapp.htmx import is_htmx
 from webapp.settings.routes import salesforce_page
 from webapp.sync import fields as extra_fields
-from webapp.sync import services, twoway
+from webapp.sync import activity, services, twoway
 from webapp.sync.settings import ScheduleInput, SyncSettingsError, save_schedule
 from webapp.sync.twoway import TwoWayInput
 
@@ -147,3 +147,20 @@ def two_way():
     session.commit()
     flash("Two-way settings saved." + (" Deals go to Salesforce on the next sync." if data.enabled else ""), "success")
     return redirect(url_for(BACK) + "#sync-two-way")
+
+
+@bp.post("/activity")
+@admin_required
+def activity_settings():
+    session = get_session()
+    form = request.form
+    data = activity.ActivityInput(mode=form.get("email_logging", ""), exclusions=form.get("email_exclusions", "")[:50_000],
+                                  subject_only=form.get("email_subject_only") == "on")
+    try:
+        activity.save(session, current_user.workspace_id, data)
+    except SyncSettingsError as exc:
+        session.rollback()
+        return salesforce_page(activity=activity.view(session, current_user.workspace_id, submitted=data, error=exc))
+    session.commit()
+    flash(f"Activity settings saved: email logging {activity.MODE_LABELS[data.mode].lower()}.", "success")
+    return redirect(url_for(BACK) + "#sync-activity")

@@ -14,7 +14,7 @@ from webapp.models import ACTIVE_STATUSES, SyncRecordError, SyncRun, SyncSetting
 from webapp.salesforce.sync import ledger
 from webapp.salesforce.sync.objects import OBJECTS
 from webapp.salesforce.sync.push import ERROR_OBJECT
-from webapp.sync import twoway
+from webapp.sync import activity, twoway
 from webapp.sync.settings import EffectiveSettings, load_settings, next_daily
 
 TRIGGER_LABELS = {"daily": "Scheduled", "interval": "Scheduled", "connect": "First sync after connecting",
@@ -22,8 +22,9 @@ TRIGGER_LABELS = {"daily": "Scheduled", "interval": "Scheduled", "connect": "Fir
                   "cli": "Command line", "cli_errors": "Command line: failed records", "retry": "Retry after an interrupted run"}
 OBJECT_LABELS = {"OpportunityStage": "Stages", "Account": "Accounts", "Contact": "Contacts",
                  "Opportunity": "Opportunities", "OpportunityHistory": "Stage history", "Inbox contacts": "Inbox contacts",
-                 "Deals": "Deals → opportunities", "Contacts (inbox edits)": "Contact edits → Salesforce"}
-ORDER = [s.name for s in OBJECTS] + ["Inbox contacts", "Deals", "Contacts (inbox edits)"]
+                 "Deals": "Deals → opportunities", "Contacts (inbox edits)": "Contact edits → Salesforce",
+                 "Emails": "Emails → Salesforce"}
+ORDER = [s.name for s in OBJECTS] + ["Inbox contacts", "Deals", "Contacts (inbox edits)", "Emails"]
 RECENT = 10
 ERRORS_SHOWN = 50
 
@@ -140,6 +141,7 @@ class SyncPage:
     errors: list[ErrorView]
     error_count: int
     two_way: object = None  # webapp.sync.twoway.TwoWayView
+    activity: object = None  # webapp.sync.activity.ActivityView
 
 
 def _run_view(row) -> RunView:
@@ -183,7 +185,7 @@ def page(session: Session, workspace_id: int) -> SyncPage:
     return SyncPage(
         settings=settings, next_run_at=next_run, latest=views[0] if views else None, recent=views,
         errors=[ErrorView(e.id, e.sobject, e.sf_id, e.message, e.attempts, e.updated_at) for e in errors],
-        error_count=count, two_way=twoway.view(session, workspace_id),
+        error_count=count, two_way=twoway.view(session, workspace_id), activity=activity.view(session, workspace_id),
     )
 
 

@@ -40,6 +40,9 @@ class EffectiveSettings:
     push_immediately: bool = False
     delete_in_salesforce: bool = False
     field_rules: dict = field(default_factory=dict)
+    email_logging: str = "off"  # off | request | auto
+    email_exclusions: list = field(default_factory=list)
+    email_subject_only: bool = False
 
     @property
     def daily(self) -> time:
@@ -69,6 +72,8 @@ def load_settings(session: Session, workspace_id: int) -> EffectiveSettings:
         budget_percent=row.budget_percent, extra_fields=dict(row.extra_fields or {}),
         two_way=bool(row.two_way), external_id_field=row.external_id_field, push_immediately=bool(row.push_immediately),
         delete_in_salesforce=bool(row.delete_in_salesforce), field_rules=dict(row.field_rules or {}),
+        email_logging=row.email_logging or "off", email_exclusions=list(row.email_exclusions or []),
+        email_subject_only=bool(row.email_subject_only),
     )
 
 

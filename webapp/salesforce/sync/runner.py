@@ -26,7 +26,7 @@ from webapp.models import SyncCursor, SyncRecordError
 from webapp.salesforce import soql
 from webapp.salesforce.client import SalesforceClient
 from webapp.salesforce.errors import BadQuery, RateLimited, ReconnectNeeded, SalesforceError, Unavailable
-from webapp.salesforce.sync import ledger, outbox
+from webapp.salesforce.sync import activity, ledger, outbox
 from webapp.salesforce.sync.objects import BY_NAME, CONTACT, HISTORY, OBJECTS, OPPORTUNITY, Context, ObjectSpec, clean_extra_fields
 from webapp.salesforce.sync.pages import Budget, BudgetSpent, Prefetch
 from webapp.salesforce.sync.push import ERROR_OBJECT, Pusher, PushOptions
@@ -62,6 +62,7 @@ class RunOptions:
     two_way: PushOptions | None = None  # None: pull only
     rules: dict = field(default_factory=dict)  # field key -> ownership rule
     sf_user_id: str | None = None  # the connected user: the outbox finds what it created
+    emails: activity.EmailOptions | None = None  # None: email logging is off
 
 
 class SyncRunner:
@@ -93,6 +94,8 @@ class SyncRunner:
                     self._sync_object(spec)
                 if self.options.two_way is not None:
                     self._two_way()
+                if self.options.emails is not None:
+                    self._emails()
         except BudgetSpent as exc:
             return Outcome("paused", str(exc))
         except RateLimited:
@@ -225,6 +228,21 @@ class SyncRunner:
                 reconciler.contacts()  # anything new from here goes out on the next run
                 self.publish(conn, None)
 
+    # -- email logging: after the pull and the push ------------------------------------------
+
+    def _emails(self, retry_ids: set[int] | None = None) -> None:
+        counts = self.counts.setdefault("Emails", {"mode": "push", "created": 0, "failed": 0, "excluded": 0, "skipped": 0})
+        logger = activity.EmailLogger(self.engine, self.client, self.workspace_id, self.run_id, self.options.emails,
+                                      self.options.budget, counts, lambda conn: self.publish(conn, "Emails"), clock=self.clock)
+        try:
+            logger.run(retry_ids=retry_ids)
+        finally:
+            notes = [f"{counts[k]:,} {label}" for k, label in (
+                ("excluded", "excluded"), ("skipped", "without a Salesforce contact or lead"),
+                ("recovered", "found in Salesforce after an interruption"), ("waiting", "still on their way")) if counts.get(k)]
+            if notes:
+                counts["note"] = ", ".join(notes) + "."
+
     # -- retrying failed records ------------------------------------------------------------
 
     def _retry(self) -> None:
@@ -235,14 +253,19 @@ class SyncRunner:
             rows = conn.execute(query).all()
         by_object: dict[str, list[str]] = {}
         pushes: dict[str, set[int]] = {}
+        emails: set[int] = set()
         kinds = {v: k for k, v in ERROR_OBJECT.items()}
         for sobject, sf_id in rows:
             if sobject in BY_NAME:
                 by_object.setdefault(sobject, []).append(sf_id)
             elif sobject in kinds and sf_id.isdigit():
                 pushes.setdefault(kinds[sobject], set()).add(int(sf_id))
+            elif sobject == activity.ERROR_OBJECT and sf_id.isdigit():
+                emails.add(int(sf_id))
         if pushes and self.options.two_way is not None:
             self._two_way(retry_ids=pushes)
+        if emails and self.options.emails is not None:
+            self._emails(retry_ids=emails)
         for spec in OBJECTS:
             ids = by_object.get(spec.name)
             if not ids:
