@@ -212,7 +212,7 @@ def test_a_refused_message_is_a_record_error_with_retry(admin_client, emulator):
         conn.execute(text("DELETE FROM sf_opportunity WHERE sf_id = '006000000000999AAA'"))
     assert admin_client.post(f"/settings/integrations/salesforce/sync/errors/{error_id}/retry").status_code == 302
     with get_engine(app).connect() as conn:
-        retry_run = conn.execute(text("SELECT id FROM sync_run WHERE \"trigger\" = 'retry'")).scalar_one()
+        retry_run = conn.execute(text("SELECT id FROM sync_run WHERE \"trigger\" = 'errors'")).scalar_one()
     from webapp.sync.execution import run_queued
     from tests.salesforce.sync.conftest import FAST
     outcome = run_queued(get_engine(app), app.extensions["vault"], None, retry_run, client_options=FAST)
