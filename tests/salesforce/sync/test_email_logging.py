@@ -266,3 +266,22 @@ def test_the_card_shows_the_last_logged_activity(admin_client, emulator):
     sync(app)
     card = admin_client.get(f"/integrations/salesforce/card?email={contact['Email']}").get_data(as_text=True)
     assert "Last activity: 04 May 2026" in card
+
+
+def test_a_shared_address_logs_to_the_record_an_agent_chose_on_the_card(admin_client, emulator):
+    from webapp.integrations import salesforce_choices
+
+    connect_with_oauth(admin_client, emulator)
+    app = admin_client.app
+    contact, _ = customer_with_open_opportunity(emulator)
+    twin = api(emulator, "POST", "sobjects/Contact", json={"LastName": "Twin", "Email": contact["Email"]}).json()["id"]
+    _, outcome = sync(app)  # the mirror holds both; the twin is the most recently modified
+    assert outcome.status == "succeeded", outcome.reason
+    salesforce_choices.remember(get_engine(app), 1, contact["Email"].lower(), "Contact", contact["Id"], user_id=1)
+    logging_on(app, "auto")
+    conversation(app, contact["Email"], messages=1, prefix="shared")
+    _, outcome = sync(app)
+    assert outcome.status == "succeeded", outcome.reason
+    [email] = [e for e in live(emulator, "EmailMessage") if e["MessageIdentifier"].startswith("<shared-")]
+    related = {r["RelationId"] for r in live(emulator, "EmailMessageRelation") if r["EmailMessageId"] == email["Id"]}
+    assert contact["Id"] in related and twin not in related

@@ -29,7 +29,8 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from webapp.clock import utcnow
-from webapp.models import Contact, Conversation, EmailLog, Message, SfContact, SfOpportunity, SyncRecordError
+from webapp.models import (Contact, Conversation, EmailLog, Message, SalesforceChoice, SfContact, SfOpportunity,
+                           SyncRecordError)
 from webapp.salesforce import soql
 from webapp.salesforce.client import COLLECTION_SIZE, SalesforceClient
 from webapp.salesforce.errors import BadQuery, NotFound
@@ -39,6 +40,7 @@ from webapp.salesforce.sync.upsert import insert_for
 log = logging.getLogger(__name__)
 LOG, MESSAGE, CONVERSATION, CONTACT = EmailLog.__table__, Message.__table__, Conversation.__table__, Contact.__table__
 SF_CONTACT, SF_OPPORTUNITY, ERROR = SfContact.__table__, SfOpportunity.__table__, SyncRecordError.__table__
+CHOICE = SalesforceChoice.__table__
 ERROR_OBJECT = "EmailMessage"  # the record-error table's sobject for messages that failed
 QUERY_CHARS = 6000  # literals per lookup query: well inside the 16 KB URL limit
 LEAD_BATCH = 100
@@ -215,13 +217,25 @@ class EmailLogger:
         with self.engine.connect() as conn:
             for start in range(0, len(emails), 500):
                 chunk = emails[start : start + 500]
+                # The record an agent chose on the card for a shared address comes first.
+                chosen = {email: (sobject, sf_id) for email, sobject, sf_id in conn.execute(
+                    select(CHOICE.c.email_normalized, CHOICE.c.sobject, CHOICE.c.sf_id).where(
+                        CHOICE.c.workspace_id == self.workspace_id, CHOICE.c.email_normalized.in_(chunk)))}
+                # Otherwise the card's pick: the most recently modified, ties by Id.
                 rows = conn.execute(select(SF_CONTACT.c.email_normalized, SF_CONTACT.c.sf_id, SF_CONTACT.c.account_id)
                                     .where(SF_CONTACT.c.workspace_id == self.workspace_id, SF_CONTACT.c.is_deleted.is_(False),
                                            SF_CONTACT.c.email_normalized.in_(chunk))
-                                    .order_by(SF_CONTACT.c.system_modstamp.desc(), SF_CONTACT.c.sf_id)).all()
+                                    .order_by(func.coalesce(SF_CONTACT.c.last_modified_date, SF_CONTACT.c.system_modstamp).desc(),
+                                              SF_CONTACT.c.sf_id)).all()
                 for email, sf_id, account_id in rows:
-                    if email not in found or linked.get(email) == sf_id:
+                    pick = chosen.get(email)
+                    if pick == ("Contact", sf_id):
                         found[email] = Person("Contact", sf_id, account_id)
+                    elif pick is None and (email not in found or linked.get(email) == sf_id):
+                        found[email] = Person("Contact", sf_id, account_id)
+                for email, (sobject, sf_id) in chosen.items():
+                    if sobject == "Lead":
+                        found[email] = Person("Lead", sf_id)
         missing = [e for e in emails if e not in found and e not in self._leads]
         for start in range(0, len(missing), LEAD_BATCH):
             chunk = missing[start : start + LEAD_BATCH]
@@ -260,7 +274,8 @@ class EmailLogger:
             for email, sf_id in conn.execute(select(SF_CONTACT.c.email_normalized, SF_CONTACT.c.sf_id).where(
                     SF_CONTACT.c.workspace_id == self.workspace_id, SF_CONTACT.c.is_deleted.is_(False),
                     SF_CONTACT.c.email_normalized.in_(emails[start : start + 500]))
-                    .order_by(SF_CONTACT.c.system_modstamp.asc())):
+                    .order_by(func.coalesce(SF_CONTACT.c.last_modified_date, SF_CONTACT.c.system_modstamp).asc(),
+                              SF_CONTACT.c.sf_id.desc())):  # the last one kept is the card's pick
                 found[email] = sf_id
         return found
 
@@ -306,6 +321,8 @@ class EmailLogger:
         wanted: list[tuple[str, str]] = [(who.sf_id, "ToAddress" if row.direction == "out" else "FromAddress")]
         for field, value in (("FromAddress", row.from_address), ("ToAddress", row.to_addresses), ("CcAddress", row.cc_addresses)):
             for address in addresses(value):
+                if address == (row.contact_email or "").lower():
+                    continue  # the conversation's person: the record chosen above, not another twin
                 sf_id = others.get(address)
                 if sf_id and sf_id != who.sf_id and (sf_id, field) not in wanted:
                     wanted.append((sf_id, field))
