@@ -95,6 +95,8 @@ def app_config(database_url, tmp_path) -> dict:
 def app(app_config):
     app = create_app(app_config)
     yield app
+    # Card lookups still running in the background finish before their engine goes away.
+    app.extensions["salesforce_lookups"].shutdown(wait=True)
     get_engine(app).dispose()
 
 

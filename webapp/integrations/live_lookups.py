@@ -84,6 +84,9 @@ class LiveLookups:
         finally:
             self._waiters.release()
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, wait: bool = False) -> None:
+        """Stop taking lookups; ``wait`` lets those running finish (they hold database
+        connections only briefly, but an engine should not be disposed under them)."""
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor.shutdown(wait=wait, cancel_futures=True)
+            self._executor = None
