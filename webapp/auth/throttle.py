@@ -126,14 +126,16 @@ class LoginThrottle:
 
     def begin(self, account: str, address: str) -> None:
         """Counts an attempt, or raises Throttled when the account or the address is locked."""
-        waits = [self._locked_for(key) for _scope, key, _limit in self._scopes(account, address)]
-        if max(waits) > 0:
-            log.warning("login throttled", extra={"account": account, "address": address, "retry_after": max(waits)})
-            raise Throttled(max(waits))
+        # Counted first, then the lock read: an attempt racing the one that sets the lock (and
+        # clears the count) either sees the lock or counts towards it, never slips between.
         counted = []
         for scope, key, limit in self._scopes(account, address):
             count = self._add(f"{key}:fails", 1, self.limits.window)
             counted.append((scope, key, limit, count))
+        waits = [self._locked_for(key) for _scope, key, _limit, _count in counted]
+        if max(waits) > 0:
+            log.warning("login throttled", extra={"account": account, "address": address, "retry_after": max(waits)})
+            raise Throttled(max(waits))
         over = [self._lock(key, scope, account, address) for scope, key, limit, count in counted if count > limit]
         if over:
             raise Throttled(max(over))
