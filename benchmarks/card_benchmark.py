@@ -6,13 +6,14 @@ SQLite database, connected to the built-in emulator, and loads it from this proc
 Prints figures; asserts nothing.
 
     .venv/bin/python benchmarks/card_benchmark.py [--seconds 5] [--clients 8] [--latency-ms 150]
-        [--hanging 64] [--hang-ms 10000] [--probes 200] [--rounds 3]
+        [--hanging 64] [--hang-ms 10000] [--conversations 1] [--probes 200] [--rounds 3]
 
 The last figure is the p99 of ``GET /login`` while ``--hanging`` browsers open conversations
 whose cards all miss on a Salesforce that answers in ``--hang-ms``, as a ratio to its p99 when
 idle. Each of those browsers does what the card's htmx does: when the card answers before
-Salesforce (``X-Salesforce-Card-Retry-After``) it asks again after that many seconds, and after
-the last try it opens the next conversation (another miss).
+Salesforce (``X-Salesforce-Card-Retry-After``) it asks again after that many seconds. By default
+each browser opens one conversation (64 simultaneous misses); ``--conversations 0`` keeps them
+opening the next one as soon as a card gives up, a sustained load.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def login_latencies(base: str, probes: int) -> list[float]:
     return out
 
 
-def hanging_browsers(base: str, count: int, started, stop, counts) -> None:
+def hanging_browsers(base: str, count: int, conversations: int, started, stop, counts) -> None:
     """In a process of its own: ``count`` signed-in browsers opening conversations whose cards
     miss, as htmx would, until ``stop`` is set; what they saw goes into ``counts``."""
     sessions = [session_for(base) for _ in range(count)]
@@ -117,7 +118,7 @@ def hanging_browsers(base: str, count: int, started, stop, counts) -> None:
     def browse(i: int, s: requests.Session) -> None:
         ready.wait()
         conversation = 0
-        while not stop.is_set():
+        while not stop.is_set() and (conversations == 0 or conversation < conversations):
             conversation += 1
             attempt = 0
             while not stop.is_set():
@@ -152,6 +153,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=150, help="added to each emulator call for the miss figures")
     parser.add_argument("--hanging", type=int, default=64, help="browsers whose cards hang on Salesforce")
     parser.add_argument("--hang-ms", type=int, default=10_000, help="how long Salesforce takes to answer them")
+    parser.add_argument("--conversations", type=int, default=1,
+                        help="conversations each hanging browser opens, one after another (0: until the phase ends)")
     parser.add_argument("--probes", type=int, default=200, help="GET /login samples per phase")
     parser.add_argument("--rounds", type=int, default=3, help="idle and hanging phases, alternated")
     args = parser.parse_args()
@@ -209,7 +212,7 @@ def main() -> None:
                 with multiprocessing.Manager() as manager:
                     started, stop, counts = manager.Event(), manager.Event(), manager.dict()
                     browsers = multiprocessing.Process(target=hanging_browsers,
-                                                       args=(base, args.hanging, started, stop, counts))
+                                                       args=(base, args.hanging, args.conversations, started, stop, counts))
                     browsers.start()
                     started.wait(300)
                     time.sleep(1)  # every browser has its card request in the server
@@ -218,8 +221,10 @@ def main() -> None:
                     browsers.join(60)
                     seen = {k: seen[k] + counts.get(k, 0) for k in seen}
             em.set_faults(latency_ms=0)
+            opened = "one conversation each" if args.conversations == 1 else (
+                "a new conversation as soon as a card gives up" if args.conversations == 0 else f"{args.conversations} conversations each")
             print(f"GET /login idle: median {statistics.median(idle):.1f} ms, p99 {p99(idle):.1f} ms; with "
-                  f"{args.hanging} cards hanging on a {args.hang_ms / 1000:g} s Salesforce: median "
+                  f"{args.hanging} browsers ({opened}) whose cards hang on a {args.hang_ms / 1000:g} s Salesforce: median "
                   f"{statistics.median(loaded):.1f} ms, p99 {p99(loaded):.1f} ms (max {max(loaded):.0f} ms); "
                   f"p99 ratio {p99(loaded) / p99(idle):.2f} (target <= 2)")
             print(f"  meanwhile: {seen['cards']} card answers, {seen['pending']} of them before Salesforce "

@@ -440,7 +440,7 @@ def _live(services: CardServices, org: _Org, workspace_id: int, email: str) -> C
     return CardResult(state="shown", email=email, card=card)
 
 
-PENDING_RETRIES = 3  # the browser asks again after about 2, 4 and 8 seconds, then offers Retry
+PENDING_RETRIES = 3  # the browser asks again after about 3, 6 and 12 seconds, then offers Retry
 
 
 def retry_in(result: CardResult, attempt: int) -> float | None:
@@ -448,7 +448,7 @@ def retry_in(result: CardResult, attempt: int) -> float | None:
     Jittered, so that the cards of many agents do not all come back in the same instant."""
     if not result.pending or attempt >= PENDING_RETRIES:
         return None
-    return round(2 ** (attempt + 1) * random.uniform(0.8, 1.25), 1)
+    return round(3 * 2**attempt * random.uniform(0.5, 1.5), 1)
 
 
 def may_refresh(cache: BaseCache, user_id: int) -> bool:

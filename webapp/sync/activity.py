@@ -4,6 +4,9 @@ conversation, and what a conversation and the card show of it. No Salesforce cal
 
 from __future__ import annotations
 
+import hashlib
+import uuid
+
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -194,6 +197,27 @@ def conversation_log(session: Session, workspace_id: int, message_ids: list[int]
         url = record_url(instance, row.sf_id, row.sf_object or "EmailMessage") if row.state == "sent" and row.sf_id else None
         logs[message_id] = MessageLog(row.state, url, row.error, row.logged_at)
     return ConversationLog(mode, logs)
+
+
+LAST_LOGGED_TTL = 60  # seconds; the card shows a date, and a card hit should not need the database
+
+
+def last_logged_cached(session: Session, cache, workspace_id: int, email: str) -> datetime | None:
+    """``last_logged``, kept briefly in the cache so that a cached card stays a cheap request."""
+    generation = cache.get(f"sflogged-gen:v1:{workspace_id}") or "0"
+    digest = hashlib.sha256((email or "").strip().lower().encode()).hexdigest()
+    key = f"sflogged:v1:{workspace_id}:{generation}:{digest}"
+    value = cache.get(key)
+    if value is None:
+        found = last_logged(session, workspace_id, email)
+        value = found.isoformat() if found else ""
+        cache.set(key, value, timeout=LAST_LOGGED_TTL)
+    return datetime.fromisoformat(value) if value else None
+
+
+def forget_last_logged(cache, workspace_id: int) -> None:
+    """After a run: every card of the workspace reads its last logged date afresh."""
+    cache.set(f"sflogged-gen:v1:{workspace_id}", uuid.uuid4().hex, timeout=0)
 
 
 def last_logged(session: Session, workspace_id: int, email: str) -> datetime | None:

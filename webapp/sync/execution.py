@@ -25,6 +25,7 @@ from webapp.salesforce.sync.pages import Budget
 from webapp.salesforce.sync.push import PushOptions
 from webapp.salesforce.sync.runner import Outcome, RunOptions, SyncRunner
 from webapp.sync import activity
+from webapp.sync.activity import forget_last_logged
 from webapp.sync.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,11 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
 
     runner = SyncRunner(engine, client, run.workspace_id, run_id, options, invalidate=invalidate, on_page=on_page)
     outcome = runner.run()
+    if cache is not None:
+        try:
+            forget_last_logged(cache, run.workspace_id)  # the card's "Last activity" follows the run
+        except Exception:  # a cache outage must not fail the sync; the date expires anyway
+            log.warning("card cache invalidation failed", exc_info=True)
     if client.usage is not None:
         client.token_store.record_usage(client.usage, now=True)  # the final figure, not in 5 s
     # Analytics group by account, stage and owner: their facts follow the mirror. The request
