@@ -187,4 +187,6 @@ def test_the_come_back_delays_are_jittered_so_many_cards_do_not_return_at_once()
         waits = {card.retry_in(pending, attempt) for _ in range(200)}
         assert len(waits) > 5 and all(0.5 * base - 0.05 <= w <= 1.5 * base + 0.05 for w in waits)
     assert card.retry_in(pending, 3) is None
+    busy = card.CardResult(state="unavailable", pending=True, busy=True)
+    assert all(3 - 0.05 <= card.retry_in(busy, 0) <= 9 + 0.05 for _ in range(100))  # no lookup started: later
     assert card.retry_in(card.CardResult(state="shown"), 0) is None

@@ -113,6 +113,7 @@ class CardResult:
     card: CardData | None = None
     cached: bool = False
     pending: bool = False  # answered before the live lookup finished; it goes on filling the cache
+    busy: bool = False  # every lookup slot was taken, so none started: the browser waits longer
 
     @property
     def reason(self) -> str:
@@ -394,7 +395,9 @@ def lookup(services: CardServices, workspace_id: int, email: str, *, refresh: bo
     try:
         flight = services.lookups.submit(key, lambda: _fill(services, org, workspace_id, normalized, key, refresh))
         return services.lookups.wait(flight, services.budget)
-    except (Saturated, Late):
+    except Saturated:
+        return _meanwhile(services, workspace_id, normalized, busy=True)
+    except Late:
         return _meanwhile(services, workspace_id, normalized)
 
 
@@ -411,12 +414,12 @@ def _fill(services: CardServices, org: _Org, workspace_id: int, email: str, key:
         return result
 
 
-def _meanwhile(services: CardServices, workspace_id: int, email: str) -> CardResult:
+def _meanwhile(services: CardServices, workspace_id: int, email: str, *, busy: bool = False) -> CardResult:
     """What the card says while Salesforce is still answering: the synced copy, or unavailable."""
     fallback = from_mirror(services.engine, workspace_id, email)
     if fallback is not None:
-        return CardResult(state="shown", email=email, card=fallback, pending=True)
-    return CardResult(state="unavailable", email=email, pending=True)
+        return CardResult(state="shown", email=email, card=fallback, pending=True, busy=busy)
+    return CardResult(state="unavailable", email=email, pending=True, busy=busy)
 
 
 def _live(services: CardServices, org: _Org, workspace_id: int, email: str) -> CardResult:
@@ -448,7 +451,9 @@ def retry_in(result: CardResult, attempt: int) -> float | None:
     Jittered, so that the cards of many agents do not all come back in the same instant."""
     if not result.pending or attempt >= PENDING_RETRIES:
         return None
-    return round(3 * 2**attempt * random.uniform(0.5, 1.5), 1)
+    # When every lookup slot was taken the server is already waiting on Salesforce for others:
+    # asking again soon would only add load, so the browser waits twice as long.
+    return round(3 * 2**attempt * (2 if result.busy else 1) * random.uniform(0.5, 1.5), 1)
 
 
 def may_refresh(cache: BaseCache, user_id: int) -> bool:
