@@ -45,7 +45,7 @@ def test_log_a_conversation_from_its_page(browser, live_server, seeded, app, art
 
         with get_engine(app).connect() as conn:
             run_id = conn.execute(text("SELECT id FROM sync_run WHERE status = 'queued'")).scalar_one()
-        outcome = run_queued(get_engine(app), app.extensions["vault"], None, run_id, client_options=FAST)
+        outcome = run_queued(get_engine(app), app.extensions["vault"], app.extensions["cache"], run_id, client_options=FAST)
         assert outcome.status == "succeeded", outcome.reason
 
         page.reload()
