@@ -60,7 +60,12 @@ def card_services() -> card_service.CardServices:
     )
 
 
-def _card(result, *, status: int = 200, attempt: int = 0, retry_in: int | None = None, **extra):
+def _refused(exc: Exception):
+    """A card action refused before Salesforce was asked: the reason, in place of the form."""
+    return make_response(render_template("partials/integrations/_salesforce_error.html", message=str(exc)), 400)
+
+
+def _card(result, *, status: int = 200, attempt: int = 0, retry_in: float | None = None, **extra):
     """The card partial with its headers (a public contract: other inboxes may embed it)."""
     if retry_in is None:
         retry_in = card_service.retry_in(result, attempt)
@@ -120,7 +125,7 @@ def salesforce_card_choose():
     except card_service.BadEmail:
         return _card(card_service.CardResult(state="no-email"), status=400)
     except choices.ChoiceRefused as exc:
-        return make_response(render_template("partials/integrations/_salesforce_error.html", message=str(exc)), 400)
+        return _refused(exc)
     return _card(result)
 
 
@@ -133,7 +138,7 @@ def salesforce_card_new():
         form = creating.prefill(get_session(), current_user.workspace_id, request.args.get("kind", ""),
                                 request.args.get("email", "")[:320], current_app.config["SECRET_KEY"])
     except (creating.CreateRefused, card_service.BadEmail) as exc:
-        return make_response(render_template("partials/integrations/_salesforce_error.html", message=str(exc)), 400)
+        return _refused(exc)
     options = creating.accounts(services, current_user.workspace_id, form.email) if form.kind == "contact" else None
     return render_template("partials/integrations/_salesforce_create.html", form=form, errors={}, accounts=options)
 
@@ -144,7 +149,7 @@ def salesforce_card_accounts():
     try:
         email = normalize_email(request.args.get("email", "")[:320])
     except InvalidAddress as exc:
-        return make_response(render_template("partials/integrations/_salesforce_error.html", message=str(exc)), 400)
+        return _refused(exc)
     options = creating.accounts(card_services(), current_user.workspace_id, email, request.args.get("q", ""))
     return render_template("partials/integrations/_salesforce_accounts.html", accounts=options, selected="")
 
@@ -158,7 +163,7 @@ def salesforce_card_create():
         form = creating.form_from(request.form, secret)
         outcome = creating.create(services, current_user.workspace_id, current_user.id, form, secret)
     except (creating.CreateRefused, card_service.BadEmail) as exc:
-        return make_response(render_template("partials/integrations/_salesforce_error.html", message=str(exc)), 400)
+        return _refused(exc)
     if outcome.result is not None:
         return _card(outcome.result, retry_in=2 if outcome.pending else None, message=outcome.message)
     form.key = creating.issue_key(secret, form.email)  # a refused form may be corrected and sent again
