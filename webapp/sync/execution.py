@@ -25,7 +25,6 @@ from webapp.salesforce.sync.pages import Budget
 from webapp.salesforce.sync.push import PushOptions
 from webapp.salesforce.sync.runner import Outcome, RunOptions, SyncRunner
 from webapp.sync import activity
-from webapp.sync.activity import forget_last_logged
 from webapp.sync.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -51,16 +50,10 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
     try:
         client = client_for(engine, vault, run.workspace_id, describe_cache=cache,
                             **{"timeout": SYNC_TIMEOUT, **(client_options or {})})
-    except NotConnected as exc:
-        ledger.finish(engine, run_id, "failed", str(exc))
-        return Outcome("failed", str(exc))
-    except ReconnectNeeded as exc:
-        reason = f"Reconnect needed: {exc}"
+    except (NotConnected, SalesforceError) as exc:  # e.g. the org's API versions could not be listed
+        reason = f"Reconnect needed: {exc}" if isinstance(exc, ReconnectNeeded) else str(exc)
         ledger.finish(engine, run_id, "failed", reason)
         return Outcome("failed", reason)
-    except SalesforceError as exc:  # e.g. the org's API versions could not be listed
-        ledger.finish(engine, run_id, "failed", str(exc))
-        return Outcome("failed", str(exc))
 
     fresh = conn_row.api_usage_at is not None and (utcnow() - conn_row.api_usage_at).total_seconds() < USAGE_FRESH_SECONDS
     options = RunOptions(
@@ -92,7 +85,7 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
     outcome = runner.run()
     if cache is not None:
         try:
-            forget_last_logged(cache, run.workspace_id)  # the card's "Last activity" follows the run
+            activity.forget_last_logged(cache, run.workspace_id)  # the card's "Last activity" follows the run
         except Exception:  # a cache outage must not fail the sync; the date expires anyway
             log.warning("card cache invalidation failed", exc_info=True)
     if client.usage is not None:
