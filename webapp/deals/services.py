@@ -41,6 +41,8 @@ class SalesforceLink:
     unlinked_at: object = None
     error: str | None = None
     url: str | None = None  # the opportunity in Salesforce, while linked
+    match_sobject: str | None = None  # what a duplicate rule said the deal duplicates
+    match_url: str | None = None
 
 
 def stages(session: Session, workspace_id: int, current: str | None = None) -> list[str]:
@@ -141,15 +143,15 @@ def salesforce_link(session: Session, workspace_id: int, deal_id: int) -> Salesf
         SyncLink.workspace_id == workspace_id, SyncLink.kind == "deal", SyncLink.local_id == deal_id)).scalar_one_or_none()
     if link is None:
         return None
-    error = session.execute(select(SyncRecordError.message).where(
+    error = session.execute(select(SyncRecordError.message, SyncRecordError.match_sobject, SyncRecordError.match_id).where(
         SyncRecordError.workspace_id == workspace_id, SyncRecordError.sobject == "Deal",
-        SyncRecordError.sf_id == str(deal_id))).scalar()
-    url = None
-    if link.state == "linked" and link.sf_id:
-        instance = session.execute(select(SalesforceConnection.instance_url).where(
-            SalesforceConnection.workspace_id == workspace_id)).scalar()
-        url = record_url(instance, link.sf_id, "Opportunity")
-    return SalesforceLink(link.state, link.sf_id, link.unlinked_at, error, url)
+        SyncRecordError.sf_id == str(deal_id))).first()
+    instance = session.execute(select(SalesforceConnection.instance_url).where(
+        SalesforceConnection.workspace_id == workspace_id)).scalar()
+    url = record_url(instance, link.sf_id, "Opportunity") if link.state == "linked" and link.sf_id else None
+    match_url = record_url(instance, error.match_id, error.match_sobject) if error and error.match_id and error.match_sobject else None
+    return SalesforceLink(link.state, link.sf_id, link.unlinked_at, error.message if error else None, url,
+                          error.match_sobject if error else None, match_url)
 
 
 def delete_deal(session: Session, workspace_id: int, deal_id: int) -> str:

@@ -49,6 +49,30 @@ class RequestFailed(SalesforceError):
         self.fields = list(fields or [])
 
 
+class DuplicatesDetected(RequestFailed):
+    """An org's duplicate rule refused the save (DUPLICATES_DETECTED). ``matches`` are the
+    (sObject, Id) pairs Salesforce says it duplicates; ``allow_save`` is true when the rule
+    only alerts, so the Duplicate Rule Header's allowSave would have saved it."""
+
+    def __init__(self, message: str, *, matches=(), allow_save: bool = False, status: int | None = None):
+        super().__init__(message, code="DUPLICATES_DETECTED", status=status)
+        self.matches = list(matches)
+        self.allow_save = allow_save
+
+
+def duplicate_matches(error: dict) -> list[tuple[str, str]]:
+    """The (sObject, Id) pairs of one error's ``duplicateResult``, in Salesforce's order."""
+    result = error.get("duplicateResult") if isinstance(error, dict) else None
+    pairs: list[tuple[str, str]] = []
+    for match in (result or {}).get("matchResults") or []:
+        for item in match.get("matchRecords") or []:
+            record = item.get("record") or {}
+            sobject = (record.get("attributes") or {}).get("type") or match.get("entityType")
+            if record.get("Id") and sobject:
+                pairs.append((sobject, record["Id"]))
+    return pairs
+
+
 OAUTH_MESSAGES = {
     "invalid_client_id": "Salesforce does not know this consumer key. Check the consumer key.",
     "invalid_client": "Salesforce refused the consumer key and secret. Check the consumer secret.",
