@@ -98,3 +98,14 @@ def test_uri_over_16384_bytes_is_414(org, http):
     assert http.send(at_limit).status_code == 200
     assert http.send(query(16_385 - base)).status_code == 414
     assert org.app.emulator.api_used == 1  # refused before it counts as an API call
+
+
+def test_retrieve_by_post_is_a_read_for_after_commit_faults(org, http):
+    # The after-commit faults model writes Salesforce made; a retrieve by POST writes nothing.
+    contact = next(r for r in org.app.emulator.store.tables["Contact"].records if not r["IsDeleted"])
+    org.app.emulator.set_faults(after_commit_503=1)
+    read = http.post(f"{org.url}{V}/composite/sobjects/Contact", json={"ids": [contact["Id"]], "fields": ["Id"]})
+    assert read.status_code == 200 and org.app.emulator.faults.after_commit_503 == 1
+    write = http.post(f"{org.url}{V}/composite/sobjects", json={"records": [
+        {"attributes": {"type": "Contact"}, "LastName": "Made"}]})
+    assert write.status_code == 503 and org.app.emulator.faults.after_commit_503 == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import socket
 import threading
 import time
@@ -182,9 +183,14 @@ def _request_uri(environ) -> bytes:
     return max(raw, rebuilt, key=len).encode("latin-1", "replace")
 
 
+_RETRIEVE_BY_POST = re.compile(r"^/services/data/v[\d.]+/composite/sobjects/[^/]+/?$")
+
+
 def _is_write(environ) -> bool:
-    return environ.get("REQUEST_METHOD") in ("POST", "PATCH", "DELETE", "PUT") and environ.get(
-        "PATH_INFO", "").startswith("/services/data/")
+    path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD")
+    if method == "POST" and _RETRIEVE_BY_POST.match(path):
+        return False  # sObject Collections retrieve: a read with a body
+    return method in ("POST", "PATCH", "DELETE", "PUT") and path.startswith("/services/data/")
 
 
 def _drop(environ) -> None:
