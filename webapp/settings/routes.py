@@ -60,6 +60,7 @@ def workspace():
             errors=errors,
             timezones=services.timezones(),
             locales=services.locales(),
+            own_by_default=services.own_by_default(session, current_user.workspace_id),
         ),
         422 if errors else 200,
     )

@@ -43,6 +43,14 @@ def timezones() -> list[str]:
     return sorted(available_timezones())
 
 
+def own_by_default(session: Session, workspace_id: int) -> list[str]:
+    """What counts as ours while no address is listed: the users' addresses and domains."""
+    from webapp.addresses import default_domains, people_addresses
+
+    people = people_addresses(session, workspace_id)
+    return sorted(default_domains(people)) + sorted(people)
+
+
 def locales() -> list[tuple[str, str]]:
     return [(code, locale_label(code)) for code in LOCALES]
 
