@@ -117,3 +117,15 @@ def test_wide_screens_keep_the_sidebar_and_no_backdrop(browser, live_server, see
     expect(page.locator(".details-backdrop")).to_be_hidden()
     page.screenshot(path=str(artifacts / "wide-conversation-1440.png"))
     page.close()
+
+
+def test_the_deal_list_fits_a_phone_without_scrolling_sideways(browser, live_server, seeded, artifacts):
+    page = browser.new_page(viewport=PHONE)
+    _sign_in(page, live_server)
+    page.goto(f"{live_server}/deals")
+    scroller = page.locator("#deal-list .table-scroll")
+    assert scroller.evaluate("s => s.scrollWidth <= s.clientWidth")  # the amounts are in view
+    amount = _box(page.locator("#deal-list td.num").first)
+    assert amount["x"] + amount["width"] <= PHONE["width"]
+    page.screenshot(path=str(artifacts / "phone-deals-390.png"))
+    page.close()
