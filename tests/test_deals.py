@@ -170,6 +170,9 @@ def test_the_contact_is_picked_by_searching(admin_client, db, make_user):
     # Another workspace's contact cannot be picked by its id.
     refused = admin_client.post("/deals/new", _form(name="Theirs", contact="x", contact_id=str(theirs)))
     assert refused.status_code == 422 and "Choose a contact from the list" in refused.get_data(as_text=True)
+    for forged in ("99999999999999999999", "x1", "-3"):  # refused with the message, never a crash
+        refused = admin_client.post("/deals/new", _form(name="Forged", contact="", contact_id=forged))
+        assert refused.status_code == 422 and "Choose a contact from the list" in refused.get_data(as_text=True)
     # "New deal" from a contact's page arrives with the contact picked.
     page = admin_client.get("/deals/new?contact_email=BEA@buyer.test").get_data(as_text=True)
     assert f'value="{bea}"' in page

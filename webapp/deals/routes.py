@@ -15,13 +15,14 @@ bp = Blueprint("deals", __name__, url_prefix="/deals")
 
 def _input(form: DealForm) -> services.DealInput:
     picked = (form.contact_id.data or "").strip()
+    picked = picked if picked.isdigit() and int(picked) < 2**31 else ("0" if picked else "")  # 0: no such contact
     return services.DealInput(
         name=form.name.data or "",
         amount=form.amount.data,
         currency=form.currency.data,
         stage=form.stage.data,
         close_date=form.close_date.data,
-        contact_id=int(picked) if picked.isdigit() else None,
+        contact_id=int(picked) if picked else None,
         contact=form.contact.data or "",
         locale=current_user.locale,
     )
