@@ -155,7 +155,7 @@ def test_a_leads_conversation_and_creating_a_contact_from_the_card(browser, live
 
 def test_card_with_many_opportunities_says_how_many_more_with_close_dates(browser, live_server, seeded, app,
                                                                           demo_emulator, artifacts):
-    from tests.browser.test_conversation_page import MEMBER
+    from webapp.demo.seed import MEMBER
     from tests.salesforce.sync.conftest import sync
 
     store = demo_emulator.app.emulator.store
