@@ -187,6 +187,7 @@ def test_a_deal_refused_by_a_duplicate_rule_links_to_the_match_on_its_page(conne
                               message="Refused deal: DUPLICATES_DETECTED: Use one of these records?"))
         s.commit()
     page = connected.get(f"/deals/{deal_id}/edit").get_data(as_text=True)
-    assert "Salesforce refused this deal: Refused deal: DUPLICATES_DETECTED: Use one of these records?" in page
+    assert "<code>DUPLICATES_DETECTED</code>" in page and "Use one of these records?" in page
+    assert "A duplicate rule of your Salesforce org flagged it" in page
     assert (f'<a href="{emulator.url}/lightning/r/Opportunity/006000000000001AAA/view" target="_blank" '
             'rel="noopener" id="deal-duplicate-link">Open the matching opportunity in Salesforce</a>') in page

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from webapp.addresses import InvalidAddress, domain_of, normalize_email
-from webapp.analytics.facts import FREE_MAIL
+from webapp.addresses import FREE_MAIL
 from webapp.clock import utcnow
 from webapp.integrations import card_cache
 from webapp.integrations.live_lookups import Late, Saturated

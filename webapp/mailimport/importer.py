@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from webapp.addresses import domain_of
+from webapp.addresses import own_addresses
 from webapp.clock import as_utc
 from webapp.mailimport.parse import (
     ParsedMessage,
@@ -26,7 +26,7 @@ from webapp.mailimport.parse import (
 )
 from webapp.mailimport.sources import Limits, RawMessage
 from webapp.mailimport.summary import DUPLICATE_IN_SOURCE, DUPLICATE_STORED, ImportSummary
-from webapp.models import Contact, Conversation, Message, WorkspaceAddress
+from webapp.models import Contact, Conversation, Message
 
 BATCH = 1000
 # A batch is also written once its bodies reach this many characters, so a run of long
@@ -83,12 +83,7 @@ class _Importer:
         self.summary = summary or ImportSummary(source=source)
         self.limits = limits
         self.progress = progress
-        values = session.execute(
-            select(WorkspaceAddress.value).where(WorkspaceAddress.workspace_id == workspace_id)
-        ).scalars()
-        values = {v.strip().lower() for v in values}
-        self.own_addresses = {v for v in values if "@" in v}
-        self.own_domains = {v for v in values if "@" not in v}
+        self.own = own_addresses(session, workspace_id)
         self.thread_of: dict[str, _Thread] = {}  # Message-ID -> its conversation
         self.children_of: dict[str, _Thread] = {}  # referenced but not yet seen -> the reply's
         self.threads_by_id: dict[int, _Thread] = {}
@@ -348,7 +343,7 @@ class _Importer:
     # -- people ------------------------------------------------------------------------------
 
     def _is_ours(self, address: str) -> bool:
-        return address in self.own_addresses or domain_of(address) in self.own_domains
+        return self.own.is_ours(address)
 
     def _correspondent(self, parsed: ParsedMessage) -> tuple[str | None, str]:
         """The person on the other side: the sender of inbound mail, else the first outside
