@@ -149,8 +149,9 @@ def collections_retrieve(version: str, sobject: str):
         raise ApiError(400, "MISSING_ARGUMENT", "ids and fields are required")
     _check_size(len(ids))
     fields = []
+    seen = emulator().store.view(table.sobject)
     for name in names:
-        f = table.sobject.field(name)
+        f = seen.field(name)
         if f is None:
             raise ApiError(400, "INVALID_FIELD", f"No such column '{name}' on sobject of type "
                            f"{table.sobject.name}")

@@ -53,3 +53,6 @@ class EmulatorOptions:
     after_commit_502: int = 0
     after_commit_503: int = 0
     after_commit_drop: int = 0
+    # Field-level security: "Contact.Title" hides the field from the org's user (who connects).
+    hidden_fields: list[str] = field(default_factory=list)
+    recycle_bin_days: float = 15  # deleted rows are purged after this long, as in Salesforce
