@@ -93,8 +93,8 @@ def test_field_security_is_per_user_and_refuses_fields_every_record_needs(app, a
     assert client.post("/_emulator/field-security", json={"hidden": ["Title"]}).status_code == 400
     # Shown in the state, cleared by a reset.
     _hide(app, "Contact", ["Title"])
-    switches = client.get("/_emulator/state").json["switches"]
-    assert switches["field_security"][app.emulator.user_id]["Contact"]["hidden"] == ["Title"]
+    state = client.get("/_emulator/state").json
+    assert state["field_security"][app.emulator.user_id]["Contact"]["hidden"] == ["Title"]
     assert client.post("/_emulator/reset").status_code == 204
     assert q(api, "SELECT Id, Title FROM Contact LIMIT 1").status_code == 200
 
@@ -141,7 +141,7 @@ def test_deleted_rows_are_purged_after_the_recycle_bin_window(app, api):
     seeded = q(api, "SELECT Id FROM Contact WHERE IsDeleted = true", "queryAll").json["totalSize"]
     assert seeded > 0  # deleted in the last ten days: still in a 15-day Recycle Bin
     client = app.test_client()
-    assert client.get("/_emulator/state").json["switches"]["recycle_bin_days"] == 15
+    assert client.get("/_emulator/state").json["recycle_bin"]["days"] == 15
     assert client.post("/_emulator/recycle-bin", json={"days": -1}).status_code == 400
     assert client.post("/_emulator/recycle-bin", json={"days": 0}).json == {"days": 0}
     assert q(api, "SELECT Id FROM Contact WHERE IsDeleted = true", "queryAll").json["totalSize"] == 0

@@ -156,10 +156,9 @@ class Emulator:
     def state(self) -> dict:
         opts = self.options
         return {"faults": self.faults.as_dict(), "calls": self.calls.snapshot(),
-                "switches": {"enhanced_email": self.enhanced_email,
-                             "field_security": self.store.field_security.as_dict(),
-                             "recycle_bin_days": self.recycle_bin_days,
-                             "recycle_bin": len(self.store.deleted_at)},
+                "switches": {"enhanced_email": self.enhanced_email},
+                "field_security": self.store.field_security.as_dict(),
+                "recycle_bin": {"days": self.recycle_bin_days, "records": len(self.store.deleted_at)},
                 "api_usage": {"used": self.api_used, "max": opts.api_daily_limit},
                 "options": {"client_id": opts.client_id, "username": opts.username,
                             "redirect_uris": opts.redirect_uris, "seed": opts.seed,
