@@ -91,9 +91,10 @@ def _message(result: dict) -> tuple[str, str]:
 
 class Pusher:
     def __init__(self, engine: Engine, client: SalesforceClient, workspace_id: int, run_id: int, options: PushOptions,
-                 counts: dict[str, dict], plan: Plan, publish):
+                 counts: dict[str, dict], plan: Plan, publish, *, fields=None):
         self.engine, self.client, self.workspace_id, self.run_id = engine, client, workspace_id, run_id
         self.options, self.counts, self.plan, self.publish = options, counts, plan, publish
+        self.fields = fields  # webapp.salesforce.fields.FieldAccess: what the user may write
 
     def push(self, items: list[Outgoing]) -> int:
         """Send everything; returns how many records Salesforce took."""
@@ -112,6 +113,8 @@ class Pusher:
 
     def _record(self, item: Outgoing, sobject: str, create: bool) -> dict:
         fields = opportunity_fields(item.values, self.options) if item.kind == "deal" else contact_fields(item.values)
+        if self.fields is not None:  # never a field field-level security keeps the user from writing
+            fields, _ = self.fields.writable(sobject, fields, creating=create)
         record = {"attributes": {"type": sobject}, **fields}
         if create and self.options.external_id_field:
             record[self.options.external_id_field] = self._key(item.link_id)
