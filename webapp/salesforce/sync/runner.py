@@ -221,12 +221,13 @@ class SyncRunner:
         table = spec.table
         seen = update(table).where(table.c.workspace_id == self.workspace_id,
                                    table.c.sf_id.in_(bindparam("ids", expanding=True))).values(seen_pass=marker)
+        counts["reconciled"] = 0
         pages = Prefetch(self.client, f"SELECT Id FROM {spec.name} ORDER BY Id", include_deleted=False,
                          budget=self.options.budget)
         try:
             for page in pages:
                 ids = [r["Id"] for r in page.get("records", []) if r.get("Id")]
-                counts["reconciled"] = counts.get("reconciled", 0) + len(ids)
+                counts["reconciled"] += len(ids)
                 with self.engine.begin() as conn:
                     for start in range(0, len(ids), RETRY_BATCH):
                         conn.execute(seen, {"ids": ids[start : start + RETRY_BATCH]})
@@ -237,6 +238,8 @@ class SyncRunner:
             gone = self.writer.sweep(conn, spec, marker)
             counts["deleted"] += gone
             counts["purged"] = counts.get("purged", 0) + gone
+            note = f"Ids checked: {counts['reconciled']:,}; purged in Salesforce: {gone:,}."
+            counts["note"] = f"{counts['note']} {note}" if counts.get("note") else note
             conn.execute(update(CURSOR).where(CURSOR.c.id == cursor.id).values(last_reconciled_at=started))
             self.publish(conn, spec.name)
         self.writer.flush_invalidations(self.invalidate)
