@@ -223,7 +223,7 @@ class SyncRunner:
                                    table.c.sf_id.in_(bindparam("ids", expanding=True))).values(seen_pass=marker)
         counts["reconciled"] = 0
         pages = Prefetch(self.client, f"SELECT Id FROM {spec.name} ORDER BY Id", include_deleted=False,
-                         budget=self.options.budget)
+                         budget=self.options.budget, batch_size=self.options.batch_size)
         try:
             for page in pages:
                 ids = [r["Id"] for r in page.get("records", []) if r.get("Id")]
