@@ -85,8 +85,12 @@ def plan_scheduled_syncs(service) -> None:
             if due is not None and now - due <= CATCH_UP and last_any < due:
                 _enqueue(service, workspace_id, trigger, f"due at {due.isoformat()}")
                 continue
-            # Weekly: the id-only check for records purged from Salesforce's Recycle Bin.
-            if purged.due(session.connection(), workspace_id, now):
+            # Weekly: the id-only check for records purged from Salesforce's Recycle Bin. One
+            # that did not finish (the API limit, an outage) is tried again hours later, not at once.
+            last_check = session.execute(select(func.max(SyncRun.queued_at)).where(
+                SyncRun.workspace_id == workspace_id, SyncRun.trigger == "reconcile")).scalar()
+            if purged.due(session.connection(), workspace_id, now) and (
+                    last_check is None or now - last_check > purged.RETRY_AFTER):
                 _enqueue(service, workspace_id, "reconcile", "weekly check for purged records")
     # Facts work a killed process left (it runs at the leader's start too: this job's first tick).
     catch_up_facts(service.engine)

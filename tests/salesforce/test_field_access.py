@@ -79,3 +79,17 @@ def test_members_cannot_check_field_access(connected, emulator, make_user):
     described = emulator.app.emulator.calls["sobject_describe"]
     assert connected.post(f"{PAGE}/field-access").status_code in (302, 403)
     assert emulator.app.emulator.calls["sobject_describe"] == described
+
+
+def test_create_from_the_card_leaves_out_a_field_the_user_may_not_set(connected, emulator):
+    from tests.salesforce.test_card import CREATE, _key, _new_form
+
+    hide(emulator, "Lead", ["Title"])
+    email = "grace@hidden-title-works.example"
+    form = _new_form(connected, email, "lead")
+    data = {"kind": "lead", "email": email, "key": _key(form), "first_name": "Grace", "last_name": "Hopper",
+            "title": "Rear Admiral", "company": "Hidden Title Works"}
+    created = connected.post(CREATE, data, htmx=True)
+    assert created.status_code == 200 and created.headers["X-Salesforce-Record"] == "Lead"
+    [lead] = [r for r in emulator.app.emulator.store.tables["Lead"].records if r.get("Email") == email]
+    assert lead["LastName"] == "Hopper" and lead["Title"] is None

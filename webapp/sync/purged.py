@@ -16,6 +16,7 @@ from webapp.salesforce.sync.runner import RECYCLE_BIN
 
 CURSOR = SyncCursor.__table__
 RECONCILE_EVERY = timedelta(days=7)
+RETRY_AFTER = timedelta(hours=6)  # after a reconciliation that did not finish
 CHECKED = tuple(spec.name for spec in OBJECTS if spec.deletable)  # what has a Recycle Bin
 
 

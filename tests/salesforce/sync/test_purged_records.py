@@ -158,6 +158,16 @@ def test_the_leader_queues_a_reconciliation_weekly(connected, emulator, admin_cl
     plan_scheduled_syncs(service)
     assert queued() == [("reconcile",)]
     (run_id,) = ledger.queued_runs(engine)
+    emulator.app.emulator.set_faults(unavailable=50)  # it does not finish: not queued again at once
+    assert run_queued(engine, connected.extensions["vault"], None, run_id, client_options=FAST).status == "failed"
+    plan_scheduled_syncs(service)
+    assert queued() == []
+    emulator.app.emulator.set_faults(unavailable=0)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE sync_run SET queued_at = :t WHERE trigger = 'reconcile'"),
+                     {"t": utcnow() - timedelta(hours=7)})
+    plan_scheduled_syncs(service)
+    (run_id,) = ledger.queued_runs(engine)
     assert run_queued(engine, connected.extensions["vault"], None, run_id, client_options=FAST).status == "succeeded"
     plan_scheduled_syncs(service)
     assert queued() == []
