@@ -37,6 +37,9 @@ def test_hidden_fields_and_the_reconcile_schedule_are_shown(browser, live_server
             expect(section.locator(".badge")).to_have_text("3 hidden")
             expect(page.locator("#sync-reconcile")).to_contain_text("Last reconciled just now")
             section.screenshot(path=str(artifacts / f"salesforce-field-access-{name}.png"))
+            page.locator("#salesforce-sync").screenshot(path=str(artifacts / f"salesforce-sync-reconcile-{name}.png"))
+            page.set_viewport_size({"width": width, "height": 1400})
+            page.screenshot(path=str(artifacts / f"salesforce-settings-top-{name}.png"))
             page.screenshot(path=str(artifacts / f"salesforce-settings-field-access-{name}.png"), full_page=True)
             page.close()
     finally:

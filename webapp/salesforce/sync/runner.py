@@ -250,7 +250,7 @@ class SyncRunner:
             return fields
         kept, hidden = self.options.fields.select(spec.name, fields)
         if hidden:
-            counts["note"] = f"Hidden from the integration user, not synced: {', '.join(hidden)}."
+            counts["note"] = f"Hidden from the integration user: {', '.join(hidden)}."
         return tuple(kept)
 
     def _pull(self, spec, extra, where, pass_id, *, cursor_id, counts) -> None:
