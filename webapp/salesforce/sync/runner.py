@@ -228,6 +228,8 @@ class SyncRunner:
             for page in pages:
                 ids = [r["Id"] for r in page.get("records", []) if r.get("Id")]
                 counts["reconciled"] += len(ids)
+                if counts.get("mode") == "reconcile":
+                    counts["total"] = page.get("totalSize")
                 with self.engine.begin() as conn:
                     for start in range(0, len(ids), RETRY_BATCH):
                         conn.execute(seen, {"ids": ids[start : start + RETRY_BATCH]})
