@@ -14,7 +14,7 @@ A record deleted and then purged from the Recycle Bin before the next run never 
 queryAll, so an id-only reconciliation (``SELECT Id … ORDER BY Id``, 2,000 per page) finds what
 the mirror still holds and Salesforce does not: weekly in a ``reconcile`` run, and after the
 pull of an object whose last success is older than the Recycle Bin keeps records. It marks the
-ids it sees as the full pass does, page by page, and only at the end removes the rest, so a
+ids it sees in a temporary table, page by page, and only at the end removes the rest, so a
 reconciliation cut off half-way removes nothing.
 
 Fields the connected user cannot read (field-level security) are left out of every SELECT.
@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import column, delete, exists, select, text, update
+from sqlalchemy import table as sql_table
 from sqlalchemy.engine import Engine
 
 from webapp.clock import utcnow
@@ -54,6 +55,7 @@ LOOKBACK = timedelta(minutes=10)
 RECYCLE_BIN = timedelta(days=15)
 RECONCILE_AFTER = RECYCLE_BIN - timedelta(days=1)
 RETRY_BATCH = 200  # ids per retry query: well inside the 16 KB URL limit
+SCRATCH = "reconcile_ids"  # a temporary table: per connection, gone with it
 
 
 @dataclass
@@ -211,39 +213,51 @@ class SyncRunner:
     # -- the id-only reconciliation ---------------------------------------------------------
 
     def _reconcile(self, spec: ObjectSpec, counts: dict) -> None:
-        """Mark the mirror rows Salesforce no longer has as deleted. Streams ids page by page
-        (memory bounded by a page); removes only once every id has been seen."""
+        """Mark the mirror rows Salesforce no longer has as deleted. Salesforce's ids go page
+        by page into a temporary table of this connection (memory bounded by a page; the
+        mirror rows are not rewritten), then one anti-join finds the rest; nothing is removed
+        before every id has been seen."""
         cursor = self._cursor(spec)
-        if cursor.pass_id is not None:
-            return  # a full pass is under way: its own sweep does this when it ends
         started = self.clock()
-        marker = -self.run_id  # the full pass marks with run ids; never the same as one
         table = spec.table
-        seen = update(table).where(table.c.workspace_id == self.workspace_id,
-                                   table.c.sf_id.in_(bindparam("ids", expanding=True))).values(seen_pass=marker)
         counts["reconciled"] = 0
-        pages = Prefetch(self.client, f"SELECT Id FROM {spec.name} ORDER BY Id", include_deleted=False,
-                         budget=self.options.budget, batch_size=self.options.batch_size)
-        try:
-            for page in pages:
-                ids = [r["Id"] for r in page.get("records", []) if r.get("Id")]
-                counts["reconciled"] += len(ids)
-                if counts.get("mode") == "reconcile":
-                    counts["total"] = page.get("totalSize")
-                with self.engine.begin() as conn:
-                    for start in range(0, len(ids), RETRY_BATCH):
-                        conn.execute(seen, {"ids": ids[start : start + RETRY_BATCH]})
-                    self.publish(conn, spec.name)
-        finally:
-            self.waited += pages.waited
-        with self.engine.begin() as conn:
-            gone = self.writer.sweep(conn, spec, marker)
-            counts["deleted"] += gone
-            counts["purged"] = counts.get("purged", 0) + gone
-            note = f"Ids checked: {counts['reconciled']:,}; purged in Salesforce: {gone:,}."
-            counts["note"] = f"{counts['note']} {note}" if counts.get("note") else note
-            conn.execute(update(CURSOR).where(CURSOR.c.id == cursor.id).values(last_reconciled_at=started))
-            self.publish(conn, spec.name)
+        with self.engine.connect() as scratch:
+            scratch.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {SCRATCH} (sf_id VARCHAR(18) PRIMARY KEY)")
+            scratch.exec_driver_sql(f"DELETE FROM {SCRATCH}")
+            scratch.commit()
+            add = text(f"INSERT INTO {SCRATCH} (sf_id) VALUES (:i) ON CONFLICT DO NOTHING")
+            try:
+                pages = Prefetch(self.client, f"SELECT Id FROM {spec.name} ORDER BY Id", include_deleted=False,
+                                 budget=self.options.budget, batch_size=self.options.batch_size)
+                try:
+                    for page in pages:
+                        ids = [{"i": r["Id"]} for r in page.get("records", []) if r.get("Id")]
+                        counts["reconciled"] += len(ids)
+                        if counts.get("mode") == "reconcile":
+                            counts["total"] = page.get("totalSize")
+                        if ids:
+                            scratch.execute(add, ids)
+                        scratch.commit()
+                        with self.engine.begin() as conn:
+                            self.publish(conn, spec.name)
+                finally:
+                    self.waited += pages.waited
+                listed = sql_table(SCRATCH, column("sf_id"))
+                gone = list(scratch.execute(select(table.c.sf_id).where(
+                    table.c.workspace_id == self.workspace_id, table.c.is_deleted.is_(False),
+                    ~exists().where(listed.c.sf_id == table.c.sf_id))).scalars())
+                removed = self.writer.mark_gone(scratch, spec, gone)
+                counts["deleted"] += removed
+                counts["purged"] = counts.get("purged", 0) + removed
+                note = f"Ids checked: {counts['reconciled']:,}; purged in Salesforce: {removed:,}."
+                counts["note"] = f"{counts['note']} {note}" if counts.get("note") else note
+                scratch.execute(update(CURSOR).where(CURSOR.c.id == cursor.id).values(last_reconciled_at=started))
+                self.publish(scratch, spec.name)
+                scratch.commit()
+            finally:
+                scratch.rollback()
+                scratch.exec_driver_sql(f"DROP TABLE IF EXISTS {SCRATCH}")
+                scratch.commit()
         self.writer.flush_invalidations(self.invalidate)
 
     def _readable(self, spec: ObjectSpec, fields: tuple[str, ...], counts: dict) -> tuple[str, ...]:
