@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from webapp.clock import as_utc
+from webapp.clock import as_utc, utcnow
 from webapp.models import SyncCursor
 from webapp.salesforce.sync.objects import OBJECTS
 from webapp.salesforce.sync.runner import RECYCLE_BIN
@@ -26,6 +26,10 @@ class ReconcileView:
     next: datetime | None  # None: not before the first sync
     every: timedelta = RECONCILE_EVERY
     recycle_bin: timedelta = RECYCLE_BIN
+
+    @property
+    def overdue(self) -> bool:
+        return self.next is not None and self.next <= utcnow()
 
     @property
     def every_label(self) -> str:
