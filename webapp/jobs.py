@@ -18,6 +18,7 @@ from webapp.analytics.facts import catch_up as catch_up_facts
 from webapp.clock import utcnow
 from webapp.models import SalesforceConnection, SyncRun
 from webapp.salesforce.sync import ledger
+from webapp.sync import purged
 from webapp.sync.execution import run_queued
 from webapp.sync.settings import EffectiveSettings, load_settings, next_daily
 
@@ -71,8 +72,9 @@ def plan_scheduled_syncs(service) -> None:
         ).all()
         for workspace_id, connected_at in workspaces:
             settings = load_settings(session, workspace_id)
-            last_any = session.execute(
-                select(func.max(SyncRun.queued_at)).where(SyncRun.workspace_id == workspace_id)
+            last_any = session.execute(  # a reconciliation pulls nothing: the schedule goes on
+                select(func.max(SyncRun.queued_at)).where(SyncRun.workspace_id == workspace_id,
+                                                          SyncRun.trigger != "reconcile")
             ).scalar()
             trigger = "interval" if settings.frequency == "hours" else "daily"
             if last_any is None or (connected_at and last_any < connected_at):
@@ -80,10 +82,16 @@ def plan_scheduled_syncs(service) -> None:
                 continue
             # Any run since the due time (Sync Now included) already brought the data up to date.
             due = previous_due(settings, now, last_any)
-            if due is None or now - due > CATCH_UP:
-                continue
-            if last_any < due:
+            if due is not None and now - due <= CATCH_UP and last_any < due:
                 _enqueue(service, workspace_id, trigger, f"due at {due.isoformat()}")
+                continue
+            # Weekly: the id-only check for records purged from Salesforce's Recycle Bin. One
+            # that did not finish (the API limit, an outage) is tried again hours later, not at once.
+            last_check = session.execute(select(func.max(SyncRun.queued_at)).where(
+                SyncRun.workspace_id == workspace_id, SyncRun.trigger == "reconcile")).scalar()
+            if purged.due(session.connection(), workspace_id, now) and (
+                    last_check is None or now - last_check > purged.RETRY_AFTER):
+                _enqueue(service, workspace_id, "reconcile", "weekly check for purged records")
     # Facts work a killed process left (it runs at the leader's start too: this job's first tick).
     catch_up_facts(service.engine)
 

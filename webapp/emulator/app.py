@@ -7,7 +7,7 @@ import re
 import socket
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
@@ -67,6 +67,9 @@ class Emulator:
         self.api_used = 0
         self.set_max_version(options.max_version)
         self.set_duplicate_rules(options.duplicate_rules, replace=True)
+        self.metadata_at = self.started
+        self.recycle_bin_days = options.recycle_bin_days
+        self._hide_from_options()
 
     def set_duplicate_rules(self, actions: dict, *, replace: bool = False) -> dict[str, str]:
         """Turn duplicate rules on ("block" or "alert") or off (None) per object; returns
@@ -77,6 +80,48 @@ class Emulator:
             rules.update(checked)
             self.store.duplicate_actions = {k: v for k, v in rules.items() if v is not None}
             return dict(self.store.duplicate_actions)
+
+    def _hide_from_options(self) -> None:
+        """``hidden_fields`` ("Contact.Title", …): hidden from the org's user from the start."""
+        by_object: dict[str, list[str]] = {}
+        for item in self.options.hidden_fields:
+            sobject, _, name = str(item).partition(".")
+            by_object.setdefault(sobject, []).append(name)
+        for sobject, names in by_object.items():
+            self.store.field_security.set(self.user_id, sobject, names, [])
+
+    def user_for(self, name: str | None) -> str:
+        """A user's Id from their username or Id; None: the org's own user (who connects)."""
+        if not name:
+            return self.user_id
+        for user in self.store.tables["User"].records:
+            if user["Username"].lower() == str(name).lower() or user["Id"][:15] == str(name)[:15]:
+                return user["Id"]
+        raise ValueError(f"no user {name!r} in this org")
+
+    def set_field_security(self, user: str | None, sobject: str, hidden: list, read_only: list) -> dict:
+        with self.lock:
+            user_id = self.user_for(user)
+            self.store.field_security.set(user_id, sobject, list(hidden), list(read_only))
+            self.metadata_at = max(self.metadata_at + timedelta(seconds=1), datetime.now(UTC).replace(microsecond=0))
+            return self.store.field_security.as_dict()
+
+    def set_recycle_bin_days(self, days) -> None:
+        if isinstance(days, bool) or not isinstance(days, (int, float)) or days < 0:
+            raise ValueError("days must be a number of days, 0 or more")
+        with self.lock:
+            self.recycle_bin_days = days
+            self.purge_recycle_bin()
+
+    def purge_recycle_bin(self) -> int:
+        """What Salesforce does on its own: rows deleted longer ago than the window go."""
+        with self.lock:
+            return self.store.purge_expired(self.recycle_bin_days, datetime.now(UTC))
+
+    def purge(self, ids: list[str] | None = None) -> int:
+        """Empty the Recycle Bin now (of ``ids`` only, when given), as an admin can."""
+        with self.lock:
+            return self.store.purge(ids=ids)
 
     def set_max_version(self, version: str | None) -> None:
         """The newest API version the org serves (None: the latest release)."""
@@ -119,12 +164,17 @@ class Emulator:
             self.store.set_enhanced_email(self.options.enhanced_email)
             self.set_max_version(self.options.max_version)
             self.set_duplicate_rules(self.options.duplicate_rules, replace=True)
+            self.store.field_security.clear()
+            self._hide_from_options()
+            self.recycle_bin_days = self.options.recycle_bin_days
 
     def state(self) -> dict:
         opts = self.options
         return {"faults": self.faults.as_dict(), "calls": self.calls.snapshot(),
                 "switches": {"enhanced_email": self.enhanced_email},
                 "duplicate_rules": dict(self.store.duplicate_actions),
+                "field_security": self.store.field_security.as_dict(),
+                "recycle_bin": {"days": self.recycle_bin_days, "records": len(self.store.deleted_at)},
                 "api_usage": {"used": self.api_used, "max": opts.api_daily_limit},
                 "options": {"client_id": opts.client_id, "username": opts.username,
                             "redirect_uris": opts.redirect_uris, "seed": opts.seed,
@@ -249,6 +299,43 @@ def admin_duplicate_rules():
     except ValueError as exc:
         return json_response({"error": str(exc)}, 400)
     return json_response(rules)
+
+
+@admin.post("/field-security")
+def admin_field_security():
+    """{"user": "admin@emulator.test", "sobject": "Contact", "hidden": ["Title"], "read_only": []}
+    replaces what that user (default: the org's own) may not see or change on the object."""
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("sobject"), str) or not all(
+            isinstance(body.get(k, []), list) for k in ("hidden", "read_only")):
+        return json_response({"error": 'send {"sobject": "Contact", "hidden": ["Title"], "read_only": []}'}, 400)
+    try:
+        rules = current_app.emulator.set_field_security(body.get("user"), body["sobject"], body.get("hidden", []),
+                                                        body.get("read_only", []))
+    except ValueError as exc:
+        return json_response({"error": str(exc)}, 400)
+    return json_response(rules)
+
+
+@admin.post("/recycle-bin")
+def admin_recycle_bin():
+    """{"days": 15} sets how long deleted rows stay before Salesforce purges them."""
+    body = request.get_json(force=True, silent=True)
+    try:
+        current_app.emulator.set_recycle_bin_days(body.get("days") if isinstance(body, dict) else None)
+    except ValueError as exc:
+        return json_response({"error": str(exc)}, 400)
+    return json_response({"days": current_app.emulator.recycle_bin_days})
+
+
+@admin.post("/purge")
+def admin_purge():
+    """Empty the Recycle Bin now; {"ids": [...]} purges only those deleted rows."""
+    body = request.get_json(force=True, silent=True) or {}
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        return json_response({"error": 'send {} or {"ids": ["003…", …]}'}, 400)
+    return json_response({"purged": current_app.emulator.purge(ids)})
 
 
 @admin.post("/expire-sessions")

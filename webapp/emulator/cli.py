@@ -65,6 +65,10 @@ def _option(*decls, **kwargs):
          help="Make the first N writes, then drop the connection without an answer.")
 @_option("--duplicate-rule", "duplicate_rules", multiple=True, metavar="OBJECT=block|alert",
          help="Turn on a duplicate rule: Contact or Lead by Email, Account by Name (repeatable).")
+@_option("--hide-field", "hidden_fields", multiple=True, default=(),
+         help="Hide a field from the org's user with field-level security, e.g. Contact.Title (repeatable).")
+@_option("--recycle-bin-days", type=click.FloatRange(min=0), default=DEFAULTS.recycle_bin_days,
+         help="Days deleted records stay in the Recycle Bin before they are purged.")
 @_option("--cert", type=click.Path(exists=True, dir_okay=False), default=None,
          help="PEM certificate to serve https with (needs --key).")
 @_option("--key", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -73,12 +77,16 @@ def salesforce_emulator(host, port, cert, key, **settings):
     """Run a Salesforce emulator (OAuth, REST, SOQL) on a seeded org."""
     settings["redirect_uris"] = list(settings["redirect_uris"])
     settings["duplicate_rules"] = _duplicate_rules(settings["duplicate_rules"])
+    settings["hidden_fields"] = list(settings["hidden_fields"])
     options = EmulatorOptions(**settings)
     context = None
     if cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)
-    app = create_emulator_app(options)
+    try:
+        app = create_emulator_app(options)
+    except ValueError as exc:  # e.g. --hide-field naming a field that cannot be hidden
+        raise click.UsageError(str(exc)) from None
     server = make_server(host, port, app, threaded=True, ssl_context=context)
     url = f"{'https' if context else 'http'}://{host}:{server.server_port}"
     click.echo(describe(url, options))

@@ -159,8 +159,9 @@ def _retrieve(version: str, sobject: str, ids: list, names: list, limit: int):
         raise ApiError(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than "
                        f"{limit} records into this call")
     fields = []
+    seen = emulator().store.view(table.sobject)
     for name in names:
-        f = table.sobject.field(name)
+        f = seen.field(name)
         if f is None:
             raise ApiError(400, "INVALID_FIELD", f"No such column '{name}' on sobject of type "
                            f"{table.sobject.name}")

@@ -56,3 +56,6 @@ class EmulatorOptions:
     # Duplicate rules in force: {"Contact": "block" | "alert", "Lead": …, "Account": …}; none
     # by default (see duplicates.py).
     duplicate_rules: dict[str, str] = field(default_factory=dict)
+    # Field-level security: "Contact.Title" hides the field from the org's user (who connects).
+    hidden_fields: list[str] = field(default_factory=list)
+    recycle_bin_days: float = 15  # deleted rows are purged after this long, as in Salesforce

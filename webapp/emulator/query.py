@@ -128,7 +128,7 @@ class Binder:
 
     def resolve(self, path: q.Path) -> list[Field]:
         """The reference fields walked through, then the field itself."""
-        obj = self.root_table.sobject
+        obj = self.store.view(self.root_table.sobject)  # a field the caller cannot see is no column
         parts = list(path.parts)
         if len(parts) > 1 and parts[0].lower() == obj.name.lower() \
                 and parts[0].lower() not in obj.relationships:
@@ -143,7 +143,7 @@ class Binder:
                                "reference your WSDL or the describe call for the appropriate names.",
                                "INVALID_FIELD")
             chain.append(ref)
-            obj = self.store.parent_sobject(ref)
+            obj = self.store.view(self.store.parent_sobject(ref))
         f = obj.field(parts[-1])
         if f is None:
             raise error_at(self.text, path.pos, f"No such column '{parts[-1]}' on entity "

@@ -67,12 +67,19 @@ def authenticate():
         raise invalid_session()
     g.grant = grant
     g.limit_info = True
+    em.store.acting_user = grant.user_id  # calls are answered one at a time (app._Serialized)
     used = em.api_used
     fail_after = em.faults.fail_after
     if used >= em.options.api_daily_limit or (fail_after is not None and used >= fail_after):
         raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
     em.api_used += 1
+    em.purge_recycle_bin()
     return None
+
+
+@bp.teardown_request
+def forget_user(exc=None):
+    emulator().store.acting_user = None
 
 
 @bp.after_request
@@ -228,12 +235,13 @@ def sobject_info(version: str, sobject: str):
 @bp.get(V + "/sobjects/<sobject>/describe/", endpoint="sobject_describe")
 def sobject_describe(version: str, sobject: str):
     table = table_for(sobject)
-    started = emulator().started
+    started = emulator().metadata_at  # field-level security changes what describe says
     since = parse_date(request.headers.get("If-Modified-Since"))
-    headers = {"Last-Modified": http_date(started), "ETag": f'"{emulator().org_id[-8:]}{version}"'}
+    headers = {"Last-Modified": http_date(started),
+               "ETag": f'"{emulator().org_id[-8:]}{version}-{int(started.timestamp())}"'}
     if since is not None and since >= started:
         return Response(status=304, headers=headers)
-    return json_response(table.sobject.describe(version), headers=headers)
+    return json_response(emulator().store.view(table.sobject).describe(version), headers=headers)
 
 
 @bp.post(V + "/sobjects/<sobject>/", endpoint="sobject_create")
@@ -251,11 +259,12 @@ def sobject_create(version: str, sobject: str):
 def sobject_get(version: str, sobject: str, record_id: str):
     table = table_for(sobject)
     record = record_for(table, record_id)
-    fields = table.sobject.fields
+    seen = emulator().store.view(table.sobject)
+    fields = seen.fields
     if request.args.get("fields"):
         fields = []
         for name in request.args["fields"].split(","):
-            f = table.sobject.field(name.strip())
+            f = seen.field(name.strip())
             if f is None:
                 raise ApiError(400, "INVALID_FIELD", f"No such column '{name.strip()}' on "
                                f"sobject of type {table.sobject.name}")
@@ -301,7 +310,7 @@ def sobject_get_by_external_id(version: str, sobject: str, field_name: str, valu
         raise not_found()
     if len(matches) > 1:
         return json_response([location(version, table.sobject.name, r["Id"]) for r in matches], 300)
-    return json_response(render_record(table.sobject, matches[0], version, table.sobject.fields))
+    return json_response(render_record(table.sobject, matches[0], version, emulator().store.view(table.sobject).fields))
 
 
 @bp.patch(V + "/sobjects/<sobject>/<field_name>/<path:value>", endpoint="sobject_upsert")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from . import duplicates, org
 from .errors import ApiError
 from .schema import (ENHANCED_EMAIL_OBJECTS, ID_TYPES, NAME_OBJECT, NUMBER_TYPES, STRING_TYPES,
                      Field, SObject)
+from .security import FieldSecurity
 
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?$")
@@ -155,6 +156,21 @@ class Table:
             found = [r for r in self.records if self.index_key(field_name, r.get(field_name)) == key]
         return [r for r in found if not r.get("IsDeleted")]
 
+    def remove(self, records: list[dict]) -> None:
+        """Take records out for good (purged from the Recycle Bin): no query finds them again."""
+        ids = {r["Id"] for r in records}
+        for record in records:
+            del self.by_id[record["Id"]]
+            for name in self.index_fields:
+                value = record.get(name)
+                bucket = self.indexes[name].get(self.index_key(name, value)) if value is not None else None
+                if bucket and record in bucket:
+                    bucket.remove(record)
+            self.all_by_stamp.discard(record)
+            self.live_by_stamp.discard(record)
+        self.records = [r for r in self.records if r["Id"] not in ids]
+        self.seq = {r["Id"]: i for i, r in enumerate(self.records)}
+
     def new_id(self) -> str:
         number = self.next_number
         self.next_number += 1
@@ -172,10 +188,13 @@ class Store:
             for record in table.records:
                 if record.get("IsDeleted"):
                     self.deleted_at[record["Id"]] = record["SystemModstamp"]
+        self.oldest_deleted = min(self.deleted_at.values(), default=None)
         self.stages = {r["ApiName"]: r for r in self.tables["OpportunityStage"].records}
         self.validation_rules: list = []  # customize.ValidationRule, checked on every save
         self.duplicate_actions: dict[str, str | None] = {}  # "Contact" -> "block" | "alert" (duplicates.py)
         self.hidden: set[str] = set()  # objects this org does not have (Enhanced Email off)
+        self.field_security = FieldSecurity(self.schema)
+        self.acting_user: str | None = None  # the user of the API call being answered
         for record in self.tables["Account"].records:
             record["BillingAddress"] = billing_address(record)
 
@@ -194,6 +213,36 @@ class Store:
 
     def visible(self) -> list[SObject]:
         return [s for name, s in self.schema.items() if name not in self.hidden]
+
+    def view(self, sobject: SObject) -> SObject:
+        """The object as the calling user sees it (field-level security applied)."""
+        return self.field_security.view(self.acting_user, sobject)
+
+    # ---- the Recycle Bin -----------------------------------------------------------------
+
+    def purge(self, older_than: datetime | None = None, ids: list[str] | None = None) -> int:
+        """Empty the Recycle Bin: soft-deleted rows deleted before ``older_than`` (all of them
+        when None), or only ``ids``. A purged row is gone from queryAll and getDeleted."""
+        wanted = None if ids is None else {normalize_id(i) for i in ids}
+        gone = [rid for rid, when in self.deleted_at.items()
+                if (older_than is None or when < older_than) and (wanted is None or rid in wanted)]
+        by_table: dict[str, list[dict]] = {}
+        for rid in gone:
+            del self.deleted_at[rid]
+            table = next((t for t in self.tables.values() if rid in t.by_id), None)
+            if table is not None and table.by_id[rid].get("IsDeleted"):
+                by_table.setdefault(table.sobject.name, []).append(table.by_id[rid])
+        for name, records in by_table.items():
+            self.tables[name].remove(records)
+        self.oldest_deleted = min(self.deleted_at.values(), default=None)
+        return len(gone)
+
+    def purge_expired(self, days: float, now: datetime) -> int:
+        """Salesforce empties the Recycle Bin of rows deleted more than ``days`` ago."""
+        cutoff = now - timedelta(days=days)
+        if self.oldest_deleted is None or self.oldest_deleted >= cutoff:
+            return 0
+        return self.purge(older_than=cutoff)
 
     def table_for_id(self, record_id: str | None) -> Table | None:
         """The available table whose key prefix starts the id."""
@@ -314,6 +363,8 @@ class Store:
         table.change(record, {"IsDeleted": True, "LastModifiedDate": now,
                               "LastModifiedById": self.user_id, "SystemModstamp": now})
         self.deleted_at[record["Id"]] = now
+        if self.oldest_deleted is None or now < self.oldest_deleted:
+            self.oldest_deleted = now
 
     def _validate(self, sobject: str, record: dict) -> None:
         for rule in self.validation_rules:
@@ -447,6 +498,7 @@ class Store:
                            f"{sobject.name} from {_json_kind(body)} value or request may be "
                            "missing a required field")
         values, read_only = {}, []
+        sobject = self.view(sobject)  # a field the caller cannot see does not exist for it
         for key, value in body.items():
             if key == "attributes":
                 continue

@@ -43,7 +43,8 @@ from webapp.salesforce import soql
 from webapp.sync import mirror
 from webapp.salesforce.client import RetryPolicy, SalesforceClient
 from webapp.salesforce.sync import inbox
-from webapp.salesforce.errors import RateLimited, ReconnectNeeded, SalesforceError, Unavailable
+from webapp.salesforce.errors import BadQuery, RateLimited, ReconnectNeeded, SalesforceError, Unavailable
+from webapp.salesforce.fields import FieldAccess
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ REASONS = {
     "unavailable": "could not be reached; try again later.",
 }
 MAX_OPPORTUNITIES = 5
+CARD_OBJECTS = ("Contact", "Lead", "Opportunity")
 MATCH_LIMIT = 50
 REFRESH_COOLDOWN = 10  # seconds between forced refreshes per user
 # The lookup runs off the request threads; these bound how long it holds a lookup slot.
@@ -158,21 +160,27 @@ def record_url(instance_url: str | None, record_id: str, sobject: str = "Contact
     return f"{base}/related/{quote(related, safe='')}/view" if related else f"{base}/view"
 
 
-def contact_query(email: str) -> str:
+# What the card selects; fields the connected user cannot read are left out (see fetch).
+CONTACT_FIELDS = ("Id", "Name", "Title", "LeadSource", "AccountId", "Account.Name", "LastModifiedDate")
+LEAD_FIELDS = ("Id", "Name", "Title", "Company", "Status", "LeadSource", "IsConverted", "ConvertedContactId",
+               "ConvertedContact.Name", "ConvertedContact.Title", "ConvertedContact.LeadSource",
+               "ConvertedContact.Account.Name", "LastModifiedDate")
+OPPORTUNITY_FIELDS = ("Id", "Name", "StageName", "Amount", "CloseDate", "IsClosed", "IsWon")
+
+
+def contact_query(email: str, fields=CONTACT_FIELDS) -> str:
     return (
-        "SELECT Id, Name, Title, LeadSource, AccountId, Account.Name, LastModifiedDate "
+        f"SELECT {', '.join(fields)} "
         f"FROM Contact WHERE Email = {soql.quote(email)} "
         # Ties broken by Id, so the pick is the same on every lookup and in the sync's inbox contact.
         f"ORDER BY LastModifiedDate DESC, Id ASC LIMIT {MATCH_LIMIT}"
     )
 
 
-def lead_query(email: str) -> str:
+def lead_query(email: str, fields=LEAD_FIELDS) -> str:
     """Leads with the address; a converted one carries its contact, so no third call is needed."""
     return (
-        "SELECT Id, Name, Title, Company, Status, LeadSource, IsConverted, ConvertedContactId, "
-        "ConvertedContact.Name, ConvertedContact.Title, ConvertedContact.LeadSource, "
-        "ConvertedContact.Account.Name, LastModifiedDate "
+        f"SELECT {', '.join(fields)} "
         f"FROM Lead WHERE Email = {soql.quote(email)} "
         f"ORDER BY LastModifiedDate DESC, Id LIMIT {MATCH_LIMIT}"
     )
@@ -198,28 +206,43 @@ def _options(records: list[dict], instance: str | None, sobject: str) -> list[Ma
     return options
 
 
-def opportunity_query(account_id: str, multi_currency: bool) -> str:
-    currency = ", CurrencyIsoCode" if multi_currency else ""
+def opportunity_query(account_id: str, multi_currency: bool, fields=OPPORTUNITY_FIELDS) -> str:
+    currency = ("CurrencyIsoCode",) if multi_currency else ()
     return (
-        f"SELECT Id, Name, StageName, Amount, CloseDate, IsClosed, IsWon{currency} "
+        f"SELECT {', '.join(tuple(fields) + currency)} "
         f"FROM Opportunity WHERE AccountId = {soql.quote(account_id)} "
         # One more than shown: whether there are more, within the same call.
         f"ORDER BY LastModifiedDate DESC LIMIT {MAX_OPPORTUNITIES + 1}"
     )
 
 
+def _readable(fields: FieldAccess | None, sobject: str, wanted: tuple[str, ...], *, needs=("Email",)) -> tuple | None:
+    """The card's SELECT list for ``sobject`` as the connected user may read it; None when the
+    user cannot see the object or a field the query filters on."""
+    if fields is None:
+        return wanted
+    if not fields.of(sobject).available or not all(fields.can_read(sobject, n) for n in needs):
+        return None
+    return tuple(fields.select(sobject, wanted)[0])
+
+
 def fetch(client: SalesforceClient, email: str, *, multi_currency: bool, org_currency: str | None,
-          choice: Chosen | None = None) -> CardData | None:
-    """The two calls. None when no Salesforce contact or lead has the address."""
-    matches = list(client.query(contact_query(email)))
+          choice: Chosen | None = None, fields: FieldAccess | None = None) -> CardData | None:
+    """The two calls. None when no Salesforce contact or lead has the address. ``fields``: what
+    the connected user may read; a hidden field is left out and its line of the card with it."""
+    selected = _readable(fields, "Contact", CONTACT_FIELDS)
+    matches = list(client.query(contact_query(email, selected))) if selected else []
     if not matches:
-        return _lead_card(client, email, choice)
+        return _lead_card(client, email, choice, fields)
     contact, chosen = _pick(matches, choice, "Contact")
     account = contact.get("Account") or {}
     lines: list[OpportunityLine] = []
     more = False
-    if contact.get("AccountId"):
-        for opp in client.query(opportunity_query(contact["AccountId"], multi_currency)):
+    opp_fields = _readable(fields, "Opportunity", OPPORTUNITY_FIELDS, needs=("AccountId",))
+    if multi_currency and fields is not None and not fields.can_read("Opportunity", "CurrencyIsoCode"):
+        multi_currency = False  # amounts then show without a currency
+    if contact.get("AccountId") and opp_fields:
+        for opp in client.query(opportunity_query(contact["AccountId"], multi_currency, opp_fields)):
             if len(lines) == MAX_OPPORTUNITIES:
                 more = True  # how many, the synced copy says (``_count_more``)
                 continue
@@ -261,9 +284,11 @@ def _count_more(engine: Engine, workspace_id: int, card: CardData) -> None:
     card.more_opportunities = max(total - len(card.opportunities), 0)
 
 
-def _lead_card(client: SalesforceClient, email: str, choice: Chosen | None) -> CardData | None:
+def _lead_card(client: SalesforceClient, email: str, choice: Chosen | None,
+               fields: FieldAccess | None = None) -> CardData | None:
     """The second call when no contact has the address: its leads."""
-    leads = list(client.query(lead_query(email)))
+    selected = _readable(fields, "Lead", LEAD_FIELDS)
+    leads = list(client.query(lead_query(email, selected))) if selected else []
     instance = client.auth.token().instance_url
     open_leads = [lead for lead in leads if not lead.get("IsConverted")]
     if open_leads:
@@ -371,6 +396,7 @@ class _Org:
     state: str | None
     multi_currency: bool = False
     org_currency: str | None = None
+    sf_user_id: str | None = None
 
 
 ORG_TTL = 10  # seconds a workspace's connection state is reused by cards
@@ -378,7 +404,7 @@ ORG_TTL = 10  # seconds a workspace's connection state is reused by cards
 
 def _org(services: CardServices, workspace_id: int) -> _Org:
     """The connection's state, cached briefly: a cache hit should not need the database."""
-    key = f"sfconn:v1:{workspace_id}"
+    key = f"sfconn:v2:{workspace_id}"
     cached = services.cache.get(key)
     if cached is not None:
         return _Org(*cached)
@@ -386,17 +412,18 @@ def _org(services: CardServices, workspace_id: int) -> _Org:
     with Session(services.engine) as session:
         row = session.execute(
             select(
-                SalesforceConnection.state, SalesforceConnection.multi_currency, SalesforceConnection.org_currency
+                SalesforceConnection.state, SalesforceConnection.multi_currency, SalesforceConnection.org_currency,
+                SalesforceConnection.sf_user_id,
             ).where(SalesforceConnection.workspace_id == workspace_id)
         ).first()
     org = _Org(*row) if row else _Org(None)
-    services.cache.set(key, (org.state, org.multi_currency, org.org_currency), timeout=ORG_TTL)
+    services.cache.set(key, (org.state, org.multi_currency, org.org_currency, org.sf_user_id), timeout=ORG_TTL)
     return org
 
 
 def forget_connection_state(cache: BaseCache, workspace_id: int) -> None:
     """Called when a connection changes, so cards notice at once rather than within ORG_TTL."""
-    cache.delete(f"sfconn:v1:{workspace_id}")
+    cache.delete(f"sfconn:v2:{workspace_id}")
 
 
 def lookup(services: CardServices, workspace_id: int, email: str, *, refresh: bool = False) -> CardResult:
@@ -450,9 +477,21 @@ def _meanwhile(services: CardServices, workspace_id: int, email: str, *, busy: b
 
 def _live(services: CardServices, org: _Org, workspace_id: int, email: str) -> CardResult:
     try:
-        client = client_for(services.engine, services.vault, workspace_id, timeout=CARD_TIMEOUT, retry=CARD_RETRY)
+        client = client_for(services.engine, services.vault, workspace_id, timeout=CARD_TIMEOUT, retry=CARD_RETRY,
+                            describe_cache=services.cache)
         choice = salesforce_choices.chosen(services.engine, workspace_id, email)
-        card = fetch(client, email, multi_currency=org.multi_currency, org_currency=org.org_currency, choice=choice)
+        fields = FieldAccess(services.engine, client, workspace_id, user_id=org.sf_user_id)
+        try:
+            card = fetch(client, email, multi_currency=org.multi_currency, org_currency=org.org_currency, choice=choice,
+                         fields=fields)
+        except BadQuery as exc:
+            if exc.code != "INVALID_FIELD":
+                raise
+            # A field was hidden since the describe we kept: look again, then ask without it.
+            for sobject in CARD_OBJECTS:
+                fields.recheck(sobject)
+            card = fetch(client, email, multi_currency=org.multi_currency, org_currency=org.org_currency, choice=choice,
+                         fields=fields)
     except NotConnected:
         return CardResult(state="not-connected", email=email)
     except ReconnectNeeded:

@@ -39,6 +39,7 @@ from webapp.integrations.salesforce_card import (
 from webapp.integrations.salesforce_connection import NotConnected, client_for
 from webapp.models import Contact, SalesforceConnection, SalesforceCreate
 from webapp.salesforce import soql
+from webapp.salesforce.fields import FieldAccess
 from webapp.salesforce.errors import DuplicatesDetected, MaybeWritten, RequestFailed, SalesforceError
 
 log = logging.getLogger(__name__)
@@ -327,7 +328,11 @@ def _send(services: CardServices, org, workspace_id: int, user_id: int, row_id: 
           payload: dict) -> Outcome:
     """On the lookup pool: the one POST, then the card filled with the new record."""
     try:
-        client = client_for(services.engine, services.vault, workspace_id, timeout=CARD_TIMEOUT, retry=CARD_RETRY)
+        client = client_for(services.engine, services.vault, workspace_id, timeout=CARD_TIMEOUT, retry=CARD_RETRY,
+                            describe_cache=services.cache)
+        # Never a field field-level security keeps the user from setting (a typed title, say).
+        access = FieldAccess(services.engine, client, workspace_id, user_id=getattr(org, "sf_user_id", None))
+        payload, _ = access.writable(form.sobject, payload, creating=True)
         sf_id = client.create(form.sobject, payload)
     except MaybeWritten as exc:
         _set(services.engine, row_id, state="unclear", message=str(exc))

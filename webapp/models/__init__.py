@@ -21,6 +21,7 @@ from webapp.models.salesforce import (  # noqa: F401
     SALESFORCE_ENVIRONMENTS,
     OAuthState,
     SalesforceConnection,
+    SalesforceFieldAccess,
 )
 from webapp.models.mirror import (  # noqa: F401
     SfAccount,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, Text
+from sqlalchemy import JSON, CheckConstraint, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from webapp.clock import utcnow
@@ -74,3 +74,23 @@ class OAuthState(SQLModel, table=True):
     code_verifier_enc: str = Field(sa_column=Column(Text, nullable=False))
     redirect_uri: str = Field(max_length=512)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class SalesforceFieldAccess(SQLModel, table=True):
+    """What the connected Salesforce user may read and write on one object, from its describe:
+    field-level security hides fields from integration users, and a query naming one fails."""
+
+    __tablename__ = "salesforce_field_access"
+    __table_args__ = (UniqueConstraint("workspace_id", "sobject", name="uq_salesforce_field_access_object"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    sobject: str = Field(max_length=40)
+    sf_user_id: str | None = Field(default=None, max_length=18)  # whose access: another user, another check
+    available: bool = Field(default=True)  # False: the user cannot see the object at all
+    readable: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    createable: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updateable: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # {"account": ["AccountId", "Account"], …}: relationship name -> (lookup field, its object)
+    relationships: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    checked_at: datetime = Field(default_factory=utcnow)

@@ -22,7 +22,8 @@ def _workspace():
 # daily/interval: the schedule; connect: the first sync after connecting; manual: Sync Now;
 # push: "push immediately" after an inbox edit; errors: the Retry buttons of failed records;
 # cli / cli_errors: the command (with --retry-errors); retry: again after an interrupted run.
-RUN_TRIGGERS = ("daily", "interval", "connect", "manual", "push", "errors", "cli", "cli_errors", "retry")
+# reconcile: the id-only check for records purged from Salesforce's Recycle Bin (weekly).
+RUN_TRIGGERS = ("daily", "interval", "connect", "manual", "push", "errors", "cli", "cli_errors", "retry", "reconcile")
 RUN_STATUSES = ("queued", "running", "succeeded", "paused", "failed", "interrupted")
 ACTIVE_STATUSES = ("queued", "running")
 FREQUENCIES = ("daily", "hours", "off")
@@ -82,6 +83,8 @@ class SyncCursor(SQLModel, table=True):
     full_requested: bool = Field(default=False)
     last_success_at: datetime | None = None
     last_full_at: datetime | None = None
+    # The last id-only reconciliation (or full pass): the mirror held nothing Salesforce lacked.
+    last_reconciled_at: datetime | None = None
 
 
 class SyncRun(SQLModel, table=True):

@@ -294,13 +294,16 @@ class SalesforceClient:
 
     # -- metadata -----------------------------------------------------------------------------
 
-    def describe(self, sobject: str) -> dict:
-        """The object's describe, cached in the process and in ``describe_cache`` for an hour."""
-        key = f"describe:{self.auth.token().instance_url}:{sobject}"
+    def describe(self, sobject: str, *, fresh: bool = False) -> dict:
+        """The object's describe, cached in the process and in ``describe_cache`` for an hour.
+        ``fresh`` asks Salesforce again (e.g. after a query named a field it no longer shows)."""
+        token = self.auth.token()
+        # Per user: field-level security makes one user's describe differ from another's.
+        key = f"describe:{token.identity_url or token.instance_url}:v{self.api_version}:{sobject}"
         with self._describe_lock:
-            if sobject in self._describes:
+            if sobject in self._describes and not fresh:
                 return self._describes[sobject]
-        cached = self.describe_cache.get(key) if self.describe_cache is not None else None
+        cached = self.describe_cache.get(key) if self.describe_cache is not None and not fresh else None
         if cached is None:
             cached = self.request("GET", f"sobjects/{sobject}/describe").json()
             if self.describe_cache is not None:

@@ -5,6 +5,7 @@ from webapp.auth import services as auth_services
 from webapp.auth.guards import admin_required
 from webapp.analytics.facts import refresh_facts
 from webapp.db import get_engine, get_session
+from webapp.integrations import field_access
 from webapp.integrations import salesforce_connection as connection
 from webapp.integrations.salesforce_card import forget_connection_state
 from webapp.security_headers import allow_form_action
@@ -145,6 +146,7 @@ def salesforce_page(*, form=None, errors: dict[str, str] | None = None, two_way=
             sync=sync,
             timezones=services.timezones(),
             ambiguous=still_ambiguous(session, current_user.workspace_id) if view is not None else [],
+            field_access=field_access.view(session, current_user.workspace_id) if view is not None else None,
         ),
         422 if errors or (two_way is not None and two_way.error) or (activity is not None and activity.error) else 200,
     )
@@ -168,6 +170,20 @@ def salesforce_connect():
         return redirect(url_for("settings.salesforce"))
     session.commit()
     return redirect(url)
+
+
+@bp.post("/integrations/salesforce/field-access")
+@admin_required
+def salesforce_field_access():
+    try:
+        checked = field_access.check_now(get_engine(), _vault(), current_app.extensions["cache"], current_user.workspace_id)
+    except field_access.Unreachable as exc:
+        flash(f"Field access not checked: {exc}", "error")
+    else:
+        hidden = len(checked.hidden)
+        flash(f"Field access checked: {hidden} field{'s' if hidden != 1 else ''} hidden from the integration user."
+              if hidden else "Field access checked: every field this inbox uses is visible.", "info" if hidden else "success")
+    return redirect(url_for("settings.salesforce") + "#salesforce-field-access")
 
 
 @bp.post("/integrations/salesforce/disconnect")

@@ -18,6 +18,7 @@ from webapp.integrations import card_cache
 from webapp.integrations.salesforce_connection import NotConnected, client_for
 from webapp.models import SalesforceConnection, SyncRun
 from webapp.salesforce.errors import ReconnectNeeded, SalesforceError
+from webapp.salesforce.fields import FieldAccess
 from webapp.salesforce.sync import ledger
 from webapp.salesforce.sync.objects import Context
 from webapp.salesforce.sync.ownership import rules_for
@@ -72,6 +73,8 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
         sf_user_id=conn_row.sf_user_id,
         emails=activity.email_options(engine, run.workspace_id, settings,
                                       **({"pending_grace": pending_grace} if pending_grace is not None else {})),
+        fields=FieldAccess(engine, client, run.workspace_id, user_id=conn_row.sf_user_id),
+        reconcile_only=run.trigger == "reconcile",
     )
 
     def invalidate(emails: set[str]) -> None:

@@ -15,12 +15,13 @@ from webapp.models import ACTIVE_STATUSES, SalesforceConnection, SyncRecordError
 from webapp.salesforce.sync import ledger
 from webapp.salesforce.sync.objects import OBJECTS
 from webapp.salesforce.sync.push import ERROR_OBJECT
-from webapp.sync import activity, twoway
+from webapp.sync import activity, purged, twoway
 from webapp.sync.settings import EffectiveSettings, load_settings, next_daily
 
 TRIGGER_LABELS = {"daily": "Scheduled", "interval": "Scheduled", "connect": "First sync after connecting",
                   "manual": "Sync Now", "push": "Push immediately", "errors": "Retry failed records",
-                  "cli": "Command line", "cli_errors": "Command line: failed records", "retry": "Retry after an interrupted run"}
+                  "cli": "Command line", "cli_errors": "Command line: failed records", "retry": "Retry after an interrupted run",
+                  "reconcile": "Reconcile: records purged in Salesforce"}
 OBJECT_LABELS = {"OpportunityStage": "Stages", "Account": "Accounts", "Contact": "Contacts",
                  "Opportunity": "Opportunities", "OpportunityHistory": "Stage history", "Inbox contacts": "Inbox contacts",
                  "Deals": "Deals → opportunities", "Contacts (inbox edits)": "Contact edits → Salesforce",
@@ -145,6 +146,7 @@ class SyncPage:
     error_count: int
     two_way: object = None  # webapp.sync.twoway.TwoWayView
     activity: object = None  # webapp.sync.activity.ActivityView
+    reconcile: object = None  # webapp.sync.purged.ReconcileView
 
 
 def _run_view(row) -> RunView:
@@ -193,6 +195,7 @@ def page(session: Session, workspace_id: int) -> SyncPage:
                           record_url(instance, e.match_id, e.match_sobject) if e.match_id and e.match_sobject else None)
                 for e in errors],
         error_count=count, two_way=twoway.view(session, workspace_id), activity=activity.view(session, workspace_id),
+        reconcile=purged.view(session.connection(), workspace_id),
     )
 
 

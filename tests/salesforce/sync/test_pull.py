@@ -46,7 +46,8 @@ def test_first_sync_fills_the_mirror_and_the_inbox(connected, emulator):
     assert _rows(connected, "SELECT count(*) FROM sf_contact WHERE NOT is_deleted")[0][0] == len(live)
     run = _run(connected, run_id)
     assert run.counts["Contact"]["mode"] == "full" and run.counts["Contact"]["created"] == len(live)
-    assert run.api_calls == 5 and run.org_limit == 15000 and run.org_used >= 5
+    # A query per object, and once the describe of the four whose fields security may hide.
+    assert run.api_calls == 5 + 4 and run.org_limit == 15000 and run.org_used >= 5
 
     # Typed columns: exact money, the website's domain, stage flags, owner names.
     opp = next(r for r in store.tables["Opportunity"].records if not r["IsDeleted"] and r["Amount"])
@@ -117,11 +118,11 @@ def test_a_sync_with_nothing_changed_spends_five_calls(connected, emulator):
     assert sum(c.get("created", 0) + c.get("updated", 0) + c.get("deleted", 0) for c in run.counts.values()) == 0
 
 
-def test_an_old_last_sync_gets_a_full_pass_that_finds_purged_records(connected, emulator):
+def test_an_old_last_sync_reconciles_ids_and_finds_purged_records(connected, emulator):
     sync(connected)
     table = emulator.app.emulator.store.tables["Account"]
     purged = next(r for r in table.records if not r["IsDeleted"])
-    table.records.remove(purged)  # gone from the Recycle Bin too: only a full pass notices
+    table.records.remove(purged)  # gone from the Recycle Bin too: only an id check notices
     table.all_by_stamp.discard(purged)
     table.live_by_stamp.discard(purged)
     del table.by_id[purged["Id"]]
@@ -129,7 +130,8 @@ def test_an_old_last_sync_gets_a_full_pass_that_finds_purged_records(connected, 
         conn.execute(update(SyncCursor.__table__).values(last_success_at=utcnow() - timedelta(days=20)))
     run_id, _ = sync(connected)
     counts = _run(connected, run_id).counts["Account"]
-    assert counts["mode"] == "full" and counts["deleted"] == 1 and counts["created"] == 0
+    assert counts["mode"] == "incremental" and counts["deleted"] == 1 and counts["created"] == 0
+    assert counts["reconciled"] == len([r for r in table.records if not r["IsDeleted"]])
     assert _rows(connected, "SELECT is_deleted FROM sf_account WHERE sf_id = :i", i=purged["Id"])[0][0]
 
 

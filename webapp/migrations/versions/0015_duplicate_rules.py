@@ -1,7 +1,7 @@
 """duplicate rules: the matching record of a refused push, and the allowSave setting
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-01 17:00:00.000000
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

@@ -45,6 +45,7 @@ class ObjectSpec:
     extra_allowed: bool = True
     owner: bool = False  # selects Owner.Name, which fills the user mirror
     multi_currency_fields: tuple[str, ...] = field(default=())
+    field_security: bool = True  # False: a setup object, whose fields every user reads
 
     def select(self, ctx: Context, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
         names = list(self.fields)
@@ -207,7 +208,7 @@ STAGE = ObjectSpec(
     "OpportunityStage", SfOpportunityStage.__table__,
     ("Id", "SystemModstamp", "ApiName", "MasterLabel", "IsActive", "IsClosed", "IsWon",
      "DefaultProbability", "ForecastCategoryName", "SortOrder"),
-    STAGE_COLUMNS, stage_row, deletable=False, extra_allowed=False,
+    STAGE_COLUMNS, stage_row, deletable=False, extra_allowed=False, field_security=False,
 )
 ACCOUNT = ObjectSpec(
     "Account", SfAccount.__table__,

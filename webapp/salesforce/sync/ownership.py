@@ -41,6 +41,14 @@ FIELDS: tuple[SyncedField, ...] = (
     SyncedField("contact.phone", "contact", "phone", "Phone", "Phone", "recent"),
 )
 BY_KEY = {f.key: f for f in FIELDS}
+# The Salesforce field each one reads and writes: when field-level security hides it from the
+# connected user, the field is not synced either way (an unreadable value is no change).
+SALESFORCE_FIELDS = {
+    "deal.name": ("Opportunity", "Name"), "deal.stage": ("Opportunity", "StageName"),
+    "deal.amount": ("Opportunity", "Amount"), "deal.close_date": ("Opportunity", "CloseDate"),
+    "deal.account": ("Opportunity", "AccountId"), "contact.name": ("Contact", "Name"),
+    "contact.title": ("Contact", "Title"), "contact.phone": ("Contact", "Phone"),
+}
 
 
 def rules_for(saved: dict | None) -> dict[str, str]:

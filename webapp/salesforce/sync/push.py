@@ -90,11 +90,16 @@ def _message(result: dict) -> tuple[str, str]:
     return code, f"{code}: {text}" + (f" (fields: {', '.join(fields)})" if fields else "")
 
 
+FIELD_CODES = {"INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE"}  # a field the user may not write
+
+
 class Pusher:
     def __init__(self, engine: Engine, client: SalesforceClient, workspace_id: int, run_id: int, options: PushOptions,
-                 counts: dict[str, dict], plan: Plan, publish):
+                 counts: dict[str, dict], plan: Plan, publish, *, fields=None):
         self.engine, self.client, self.workspace_id, self.run_id = engine, client, workspace_id, run_id
         self.options, self.counts, self.plan, self.publish = options, counts, plan, publish
+        self.fields = fields  # webapp.salesforce.fields.FieldAccess: what the user may write
+        self._learned: set[str] = set()  # objects described again in this run
 
     def push(self, items: list[Outgoing]) -> int:
         """Send everything; returns how many records Salesforce took."""
@@ -113,12 +118,22 @@ class Pusher:
 
     def _record(self, item: Outgoing, sobject: str, create: bool) -> dict:
         fields = opportunity_fields(item.values, self.options) if item.kind == "deal" else contact_fields(item.values)
+        if self.fields is not None:  # never a field field-level security keeps the user from writing
+            fields, _ = self.fields.writable(sobject, fields, creating=create)
         record = {"attributes": {"type": sobject}, **fields}
         if create and self.options.external_id_field:
             record[self.options.external_id_field] = self._key(item.link_id)
         elif not create:
             record["id"] = item.sf_id
         return record
+
+    def _learn_fields(self, sobject: str) -> bool:
+        """Describe ``sobject`` again, once per run; False when that was done already."""
+        if self.fields is None or sobject in self._learned:
+            return False
+        self._learned.add(sobject)
+        self.fields.recheck(sobject)
+        return True
 
     def _key(self, link_id: int) -> str:
         if not hasattr(self, "_keys"):
@@ -163,6 +178,10 @@ class Pusher:
                     code, message = _message(result)
                     if code == "UNABLE_TO_LOCK_ROW" and attempt + 1 < LOCK_RETRIES:
                         locked.append((item, record))
+                    elif code in FIELD_CODES and self._learn_fields(sobject):
+                        # Field-level security changed since the describe we kept: refused, so
+                        # not written; sent again without what the user may not write.
+                        locked.append((item, self._record(item, sobject, create)))
                     elif code in GONE_CODES and not create:
                         self._gone(conn, item)
                     else:

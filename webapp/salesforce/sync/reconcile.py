@@ -62,8 +62,9 @@ def _amount(minor, currency):
 
 class Reconciler:
     def __init__(self, conn: Connection, workspace_id: int, run_id: int, rules: dict[str, str], counts: dict[str, dict], *,
-                 retry_ids: dict[str, set[int]] | None = None):
+                 retry_ids: dict[str, set[int]] | None = None, unreadable: set[str] = frozenset()):
         self.conn, self.workspace_id, self.run_id, self.rules, self.counts = conn, workspace_id, run_id, rules, counts
+        self.unreadable = unreadable  # field keys whose Salesforce field the connected user cannot read
         self.retry_ids = retry_ids  # None: normal run; {"deal": {ids}, …}: retry these failed records
         self.now = utcnow()
         self.stages = org_stages(conn, workspace_id)
@@ -140,6 +141,8 @@ class Reconciler:
         return self.retry_ids is not None and local_id in self.retry_ids.get(kind, set())
 
     def _rule(self, key: str) -> str:
+        if key in self.unreadable:
+            return "off"
         return self.rules.get(key, "off")
 
     # -- one linked record --------------------------------------------------------------------

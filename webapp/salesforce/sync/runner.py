@@ -5,10 +5,19 @@ counts commit together, so a run killed at any instant leaves a consistent state
 run resumes from the last committed page; re-reading a page is harmless (rows are upserted and
 unchanged ones skipped by SystemModstamp).
 
-First run of an object, or when its last success is older than Salesforce keeps deleted
-records: a full pass. It marks the rows it sees (``seen_pass``); at its end, rows it did not
-see were purged in Salesforce and are marked deleted. Otherwise: incremental on SystemModstamp
-with a lookback window, through queryAll so soft deletes arrive as IsDeleted.
+First run of an object (or when asked for): a full pass. It marks the rows it sees
+(``seen_pass``); at its end, rows it did not see were purged in Salesforce and are marked
+deleted. Otherwise: incremental on SystemModstamp with a lookback window, through queryAll so
+soft deletes arrive as IsDeleted.
+
+A record deleted and then purged from the Recycle Bin before the next run never reaches
+queryAll, so an id-only reconciliation (``SELECT Id … ORDER BY Id``, 2,000 per page) finds what
+the mirror still holds and Salesforce does not: weekly in a ``reconcile`` run, and after the
+pull of an object whose last success is older than the Recycle Bin keeps records. It marks the
+ids it sees in a temporary table, page by page, and only at the end removes the rest, so a
+reconciliation cut off half-way removes nothing.
+
+Fields the connected user cannot read (field-level security) are left out of every SELECT.
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import column, delete, exists, select, text, update
+from sqlalchemy import table as sql_table
 from sqlalchemy.engine import Engine
 
 from webapp.clock import utcnow
@@ -26,10 +36,12 @@ from webapp.models import SyncCursor, SyncRecordError
 from webapp.salesforce import soql
 from webapp.salesforce.client import SalesforceClient
 from webapp.salesforce.errors import BadQuery, RateLimited, ReconnectNeeded, SalesforceError, Unavailable
+from webapp.salesforce.fields import FieldAccess
 from webapp.salesforce.sync import activity, ledger, outbox
 from webapp.salesforce.sync.objects import BY_NAME, CONTACT, HISTORY, OBJECTS, OPPORTUNITY, Context, ObjectSpec, clean_extra_fields
 from webapp.salesforce.sync.pages import Budget, BudgetSpent, Prefetch
 from webapp.salesforce.sync.push import ERROR_OBJECT, Pusher, PushOptions
+from webapp.salesforce.sync.ownership import SALESFORCE_FIELDS
 from webapp.salesforce.sync.reconcile import Plan, Reconciler
 from webapp.salesforce.sync.writer import PageWriter
 
@@ -38,9 +50,12 @@ log = logging.getLogger(__name__)
 CURSOR = SyncCursor.__table__
 ERROR = SyncRecordError.__table__
 LOOKBACK = timedelta(minutes=10)
-# Salesforce keeps deleted records in the Recycle Bin for 15 days; a day of margin.
-FULL_AFTER = timedelta(days=14)
+# Salesforce keeps deleted records in the Recycle Bin for 15 days (less when an admin empties
+# it): a run whose last success is older reconciles ids, with a day of margin.
+RECYCLE_BIN = timedelta(days=15)
+RECONCILE_AFTER = RECYCLE_BIN - timedelta(days=1)
 RETRY_BATCH = 200  # ids per retry query: well inside the 16 KB URL limit
+SCRATCH = "reconcile_ids"  # a temporary table: per connection, gone with it
 
 
 @dataclass
@@ -55,7 +70,8 @@ class RunOptions:
     budget: Budget
     extra_fields: dict = field(default_factory=dict)
     lookback: timedelta = LOOKBACK
-    full_after: timedelta = FULL_AFTER
+    reconcile_after: timedelta = RECONCILE_AFTER
+    reconcile_only: bool = False  # a ``reconcile`` run: the id-only check of every object, no pull
     batch_size: int | None = None
     retry_error_id: int | None = None
     retry: bool = False
@@ -63,6 +79,7 @@ class RunOptions:
     rules: dict = field(default_factory=dict)  # field key -> ownership rule
     sf_user_id: str | None = None  # the connected user: the outbox finds what it created
     emails: activity.EmailOptions | None = None  # None: email logging is off
+    fields: FieldAccess | None = None  # what the connected user may read and write; None: everything
 
 
 class SyncRunner:
@@ -89,6 +106,10 @@ class SyncRunner:
         try:
             if self.options.retry:
                 self._retry()
+            elif self.options.reconcile_only:
+                for spec in OBJECTS:
+                    if spec.deletable:
+                        self._reconcile(spec, self.counts.setdefault(spec.name, _blank("reconcile")))
             else:
                 for spec in OBJECTS:
                     self._sync_object(spec)
@@ -137,10 +158,8 @@ class SyncRunner:
         now = self.clock()
         pass_id = cursor.pass_id
         start = cursor.stamp
-        if pass_id is None and (
-            not spec.deletable or cursor.full_requested or cursor.last_success_at is None
-            or now - cursor.last_success_at > self.options.full_after
-        ):
+        stale = cursor.last_success_at is not None and now - cursor.last_success_at > self.options.reconcile_after
+        if pass_id is None and (not spec.deletable or cursor.full_requested or cursor.last_success_at is None):
             pass_id, start = self.run_id, None
             with self.engine.begin() as conn:
                 conn.execute(update(CURSOR).where(CURSOR.c.id == cursor.id).values(
@@ -162,7 +181,15 @@ class SyncRunner:
         extra = clean_extra_fields(spec, self.options.extra_fields.get(spec.name, ())) if spec.extra_allowed else ()
         where = f" WHERE SystemModstamp {'>' if strictly_after else '>='} {soql.datetime_literal(start)}" if start else ""
         try:
-            self._pull(spec, extra, where, pass_id, cursor_id=cursor.id, counts=counts)
+            try:
+                self._pull(spec, extra, where, pass_id, cursor_id=cursor.id, counts=counts)
+            except BadQuery as exc:
+                if exc.code != "INVALID_FIELD" or self.options.fields is None or not spec.field_security:
+                    raise
+                # A field was hidden since the describe we kept: look again, then pull without it.
+                log.warning("field refused; describing again", extra={"object": spec.name, "error": str(exc)})
+                self.options.fields.recheck(spec.name)
+                self._pull(spec, extra, where, pass_id, cursor_id=cursor.id, counts=counts)
         except BadQuery as exc:
             if not extra:
                 raise
@@ -174,14 +201,76 @@ class SyncRunner:
             values = {"last_success_at": now}
             if pass_id is not None:
                 counts["deleted"] += self.writer.sweep(conn, spec, pass_id)
-                values.update(pass_id=None, pass_started_at=None, last_full_at=now)
+                values.update(pass_id=None, pass_started_at=None, last_full_at=now, last_reconciled_at=now)
                 values["last_success_at"] = cursor.pass_started_at or now
             conn.execute(update(CURSOR).where(CURSOR.c.id == cursor.id).values(**values))
             self.publish(conn, spec.name)
         self.writer.flush_invalidations(self.invalidate)
+        if stale and pass_id is None and spec.deletable:
+            # Records deleted since the last success may have left the Recycle Bin already.
+            self._reconcile(spec, counts)
+
+    # -- the id-only reconciliation ---------------------------------------------------------
+
+    def _reconcile(self, spec: ObjectSpec, counts: dict) -> None:
+        """Mark the mirror rows Salesforce no longer has as deleted. Salesforce's ids go page
+        by page into a temporary table of this connection (memory bounded by a page; the
+        mirror rows are not rewritten), then one anti-join finds the rest; nothing is removed
+        before every id has been seen."""
+        cursor = self._cursor(spec)
+        started = self.clock()
+        table = spec.table
+        counts["reconciled"] = 0
+        with self.engine.connect() as scratch:
+            scratch.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {SCRATCH} (sf_id VARCHAR(18) PRIMARY KEY)")
+            scratch.exec_driver_sql(f"DELETE FROM {SCRATCH}")
+            scratch.commit()
+            add = text(f"INSERT INTO {SCRATCH} (sf_id) VALUES (:i) ON CONFLICT DO NOTHING")
+            try:
+                pages = Prefetch(self.client, f"SELECT Id FROM {spec.name} ORDER BY Id", include_deleted=False,
+                                 budget=self.options.budget, batch_size=self.options.batch_size)
+                try:
+                    for page in pages:
+                        ids = [{"i": r["Id"]} for r in page.get("records", []) if r.get("Id")]
+                        counts["reconciled"] += len(ids)
+                        if counts.get("mode") == "reconcile":
+                            counts["total"] = page.get("totalSize")
+                        if ids:
+                            scratch.execute(add, ids)
+                        scratch.commit()
+                        with self.engine.begin() as conn:
+                            self.publish(conn, spec.name)
+                finally:
+                    self.waited += pages.waited
+                listed = sql_table(SCRATCH, column("sf_id"))
+                gone = list(scratch.execute(select(table.c.sf_id).where(
+                    table.c.workspace_id == self.workspace_id, table.c.is_deleted.is_(False),
+                    ~exists().where(listed.c.sf_id == table.c.sf_id))).scalars())
+                removed = self.writer.mark_gone(scratch, spec, gone)
+                counts["deleted"] += removed
+                counts["purged"] = counts.get("purged", 0) + removed
+                note = f"Ids checked: {counts['reconciled']:,}; purged in Salesforce: {removed:,}."
+                counts["note"] = f"{counts['note']} {note}" if counts.get("note") else note
+                scratch.execute(update(CURSOR).where(CURSOR.c.id == cursor.id).values(last_reconciled_at=started))
+                self.publish(scratch, spec.name)
+                scratch.commit()
+            finally:
+                scratch.rollback()
+                scratch.exec_driver_sql(f"DROP TABLE IF EXISTS {SCRATCH}")
+                scratch.commit()
+        self.writer.flush_invalidations(self.invalidate)
+
+    def _readable(self, spec: ObjectSpec, fields: tuple[str, ...], counts: dict) -> tuple[str, ...]:
+        """The SELECT list without what field-level security hides from the connected user."""
+        if self.options.fields is None or not spec.field_security:
+            return fields
+        kept, hidden = self.options.fields.select(spec.name, fields)
+        if hidden:
+            counts["note"] = f"Hidden from the integration user: {', '.join(hidden)}."
+        return tuple(kept)
 
     def _pull(self, spec, extra, where, pass_id, *, cursor_id, counts) -> None:
-        fields = spec.select(self.options.context, extra)
+        fields = self._readable(spec, spec.select(self.options.context, extra), counts)
         query = f"SELECT {', '.join(fields)} FROM {spec.name}{where} ORDER BY SystemModstamp ASC"
         pages = Prefetch(self.client, query, include_deleted=spec.deletable, budget=self.options.budget,
                          batch_size=self.options.batch_size)
@@ -208,14 +297,15 @@ class SyncRunner:
                        grace=push.pending_grace, counts=counts["deal"], now=self.clock())
         plan = Plan()
         with self.engine.begin() as conn:
-            reconciler = Reconciler(conn, self.workspace_id, self.run_id, self.options.rules, counts, retry_ids=retry_ids)
+            reconciler = Reconciler(conn, self.workspace_id, self.run_id, self.options.rules, counts, retry_ids=retry_ids,
+                                    unreadable=self._unreadable())
             plan.stages = reconciler.stages
             items = reconciler.deals() + reconciler.contacts()
             self.publish(conn, "Deals")
         if items:
             self.options.budget.check(self.client)
         pusher = Pusher(self.engine, self.client, self.workspace_id, self.run_id, push, counts, plan,
-                        lambda conn: self.publish(conn, "Deals"))
+                        lambda conn: self.publish(conn, "Deals"), fields=self.options.fields)
         pushed = pusher.push(items)
         pusher.delete_deleted()
         if pushed:
@@ -223,10 +313,18 @@ class SyncRunner:
             for spec in (OPPORTUNITY, HISTORY) + ((CONTACT,) if any(i.kind == "contact" for i in items) else ()):
                 self._sync_object(spec, counts=echo)
             with self.engine.begin() as conn:
-                reconciler = Reconciler(conn, self.workspace_id, self.run_id, self.options.rules, counts)
+                reconciler = Reconciler(conn, self.workspace_id, self.run_id, self.options.rules, counts,
+                                        unreadable=self._unreadable())
                 reconciler.deals()
                 reconciler.contacts()  # anything new from here goes out on the next run
                 self.publish(conn, None)
+
+    def _unreadable(self) -> set[str]:
+        """Two-way fields whose Salesforce field the connected user cannot read: not synced."""
+        if self.options.fields is None:
+            return set()
+        return {key for key, (sobject, name) in SALESFORCE_FIELDS.items()
+                if not self.options.fields.can_read(sobject, name)}
 
     # -- email logging: after the pull and the push ------------------------------------------
 
@@ -275,7 +373,7 @@ class SyncRunner:
             for start in range(0, len(ids), RETRY_BATCH):
                 batch = ids[start : start + RETRY_BATCH]
                 listed = ", ".join(soql.quote(i) for i in batch)
-                fields = spec.select(self.options.context, extra)
+                fields = self._readable(spec, spec.select(self.options.context, extra), counts)
                 query = f"SELECT {', '.join(fields)} FROM {spec.name} WHERE Id IN ({listed})"
                 seen: set[str] = set()
                 for page in Prefetch(self.client, query, include_deleted=spec.deletable, budget=self.options.budget):
