@@ -31,6 +31,7 @@ from webapp.salesforce.sync.objects import BY_NAME, CONTACT, HISTORY, OBJECTS, O
 from webapp.salesforce.sync.pages import Budget, BudgetSpent, Prefetch
 from webapp.salesforce.sync.push import ERROR_OBJECT, Pusher, PushOptions
 from webapp.salesforce.sync.reconcile import Plan, Reconciler
+from webapp.plurals import plural
 from webapp.salesforce.sync.writer import PageWriter
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,9 @@ class SyncRunner:
                           counts=self.counts, api_calls=self.client.calls, usage=self.client.usage)
             raise
         failed = sum(c.get("failed", 0) for c in self.counts.values() if isinstance(c, dict))
-        return Outcome("succeeded", f"{failed} record(s) could not be synced; see the errors below." if failed else None)
+        if not failed:
+            return Outcome("succeeded", None)
+        return Outcome("succeeded", f"{plural(failed, 'record')} could not be synced; see the records that failed below.")
 
     def publish(self, conn, current: str | None) -> None:
         """Write the live counts in the page's transaction."""
@@ -208,7 +211,8 @@ class SyncRunner:
                        grace=push.pending_grace, counts=counts["deal"], now=self.clock())
         plan = Plan()
         with self.engine.begin() as conn:
-            reconciler = Reconciler(conn, self.workspace_id, self.run_id, self.options.rules, counts, retry_ids=retry_ids)
+            reconciler = Reconciler(conn, self.workspace_id, self.run_id, self.options.rules, counts, retry_ids=retry_ids,
+                                    new_since=push.new_deals_since)
             plan.stages = reconciler.stages
             items = reconciler.deals() + reconciler.contacts()
             self.publish(conn, "Deals")
@@ -223,7 +227,8 @@ class SyncRunner:
             for spec in (OPPORTUNITY, HISTORY) + ((CONTACT,) if any(i.kind == "contact" for i in items) else ()):
                 self._sync_object(spec, counts=echo)
             with self.engine.begin() as conn:
-                reconciler = Reconciler(conn, self.workspace_id, self.run_id, self.options.rules, counts)
+                reconciler = Reconciler(conn, self.workspace_id, self.run_id, self.options.rules, counts,
+                                        new_since=push.new_deals_since)
                 reconciler.deals()
                 reconciler.contacts()  # anything new from here goes out on the next run
                 self.publish(conn, None)
