@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from webapp.clock import as_utc, utcnow
 from webapp.crypto import SecretUnreadable, Vault
-from webapp.models import CONNECTION_MODES, OAuthState, SalesforceConnection
+from webapp.models import CONNECTION_MODES, OAuthState, SalesforceConnection, SyncSettings
 from webapp.salesforce import auth, versions
 from webapp.salesforce.client import ApiUsage, SalesforceClient
 from webapp.salesforce.errors import ReconnectNeeded, SalesforceError, oauth_error
@@ -579,6 +579,10 @@ def rotate_secrets(session: Session, vault: Vault) -> int:
     for pending in session.execute(select(OAuthState)).scalars():
         pending.code_verifier_enc = vault.rotate(pending.code_verifier_enc)
         session.add(pending)
+        rows += 1
+    for settings in session.execute(select(SyncSettings).where(SyncSettings.notify_webhook_enc.is_not(None))).scalars():
+        settings.notify_webhook_enc = vault.rotate(settings.notify_webhook_enc)  # admins' webhook URL
+        session.add(settings)
         rows += 1
     session.flush()
     return rows
