@@ -230,3 +230,15 @@ def test_client_credentials_through_login_salesforce_com_is_warned_about(admin_c
     monkeypatch.setitem(connection.LOGIN_URLS, "production", refusing.url)
     refused = admin_client.post(PAGE, setup_form(refusing, mode="client-credentials", environment="production", url=""))
     assert refused.status_code == 422 and "needs your org&#39;s My Domain URL" in refused.get_data(as_text=True)
+
+
+def test_push_immediately_queues_nothing_while_not_connected(admin_client, emulator, app):
+    from tests.salesforce.sync.twoway_helpers import enable
+
+    connect_with_oauth(admin_client, emulator)
+    enable(app, push_immediately=True)
+    _state(app, "configured")
+    form = {"name": "Saved while disconnected", "amount": "1200.00", "currency": "USD", "stage": "Prospecting",
+            "close_date": "2026-12-01", "contact_email": ""}
+    assert admin_client.post("/deals/new", form).status_code == 302
+    assert _runs(app) == []  # no run that could only fail; the deal goes out after connecting

@@ -288,4 +288,6 @@ def push_soon(session: Session, engine: Engine, workspace_id: int, user_id: int)
         SyncSettings.workspace_id == workspace_id)).first()
     if not (row and row[0] and row[1]):
         return None
+    if blocked(session, workspace_id) is not None:
+        return None  # not connected: the change goes out with the first run after connecting
     return ledger.request_run(engine, workspace_id, "push", user_id=user_id)
