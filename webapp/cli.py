@@ -120,7 +120,7 @@ def demo(host: str, port: int, emulator_port: int) -> None:
                        f"http://{host}:{port}/oauth/salesforce/callback"]
     )
     emulator = serve_in_thread(options, host=host, port=emulator_port)
-    _configure_demo_connection(emulator.url, options)
+    _connect_demo(app, emulator.url, options)
     start_scheduler(app)  # the demo's sync scheduler (SCHEDULER_ENABLED), never in the factory
     start_mail_imports(app)  # mail imports a previous run left unfinished
     click.echo(f"Salesforce emulator: {emulator.url}")
@@ -135,23 +135,29 @@ def demo(host: str, port: int, emulator_port: int) -> None:
         emulator.stop()
 
 
-def _configure_demo_connection(emulator_url: str, options) -> None:
-    """Leave the demo workspace set up against the emulator, one click from connected."""
-    from webapp.demo.seed import WORKSPACE
-    from webapp.integrations import salesforce_connection as connection
+def _connect_demo(app: Flask, emulator_url: str, options) -> None:
+    """Open the demo connected to the emulator and synced, through the OAuth flow and the
+    sync's own code (webapp.demo.connect); on failure it stays one click from connected."""
+    from webapp.demo.connect import DemoConnectFailed, DemoEmulator, connect_and_sync
+    from webapp.demo.seed import ADMIN, WORKSPACE
     from webapp.models import Workspace
 
-    with session_scope(get_engine()) as session:
-        workspace = session.execute(select(Workspace).where(Workspace.name == WORKSPACE)).scalar_one()
-        view = connection.get_view(session, workspace.id)
-        if view is not None and (view.client_id != options.client_id or view.login_url == emulator_url):
-            return  # set up by hand, or already pointing at this emulator
-        connection.save_setup(
-            session,
-            current_app.extensions["vault"],
-            workspace.id,
-            connection.SetupInput(
-                mode="oauth", environment="custom", url=emulator_url,
-                client_id=options.client_id, client_secret=options.client_secret,
-            ),
+    engine = get_engine()
+    with session_scope(engine) as session:
+        workspace_id = session.execute(select(Workspace.id).where(Workspace.name == WORKSPACE)).scalar_one()
+    emulator = DemoEmulator(emulator_url, options.client_id, options.client_secret, options.username, options.password)
+    click.echo("Connecting the demo workspace to the Salesforce emulator and running its first sync…")
+    try:
+        result = connect_and_sync(
+            engine, app.extensions["vault"], app.extensions["cache"], workspace_id=workspace_id, admin_email=ADMIN[0],
+            emulator=emulator, redirect_uri=f"{app.config['PUBLIC_BASE_URL']}/oauth/salesforce/callback",
+            secret_key=app.config["SECRET_KEY"],
         )
+    except DemoConnectFailed as exc:
+        click.echo(f"Salesforce not connected ({exc}); press Connect in Settings → Integrations → Salesforce.")
+        return
+    if result is None:
+        click.echo("Salesforce: the demo workspace is set up for another org; left as it is.")
+        return
+    note = f" ({result.reason})" if result.reason else ""
+    click.echo(f"Connected as {result.connected_as}; first sync run #{result.run_id}: {result.run_status}{note}.")

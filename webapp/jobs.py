@@ -100,3 +100,12 @@ def _enqueue(service, workspace_id: int, trigger: str, why: str) -> None:
     requested = ledger.request_run(service.engine, workspace_id, trigger)
     if not requested.joined:
         log.info("scheduled sync queued", extra={"workspace": workspace_id, "run": requested.run_id, "why": why})
+
+
+def notify_admins(service) -> None:
+    """Tell admins of a failed sync or a needed reconnect, once per incident (webapp.notify)."""
+    if not service.may_act():
+        return
+    from webapp.notify.incidents import check
+
+    check(service.engine, service.vault, service.base_url)

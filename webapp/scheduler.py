@@ -53,6 +53,7 @@ def job_specs(poll_seconds: float, plan_seconds: float) -> tuple[JobSpec, ...]:
     return (
         JobSpec("run-queued-syncs", "webapp.jobs:run_queued_syncs", poll_seconds),
         JobSpec("plan-scheduled-syncs", "webapp.jobs:plan_scheduled_syncs", plan_seconds),
+        JobSpec("notify-admins", "webapp.jobs:notify_admins", plan_seconds),
     )
 
 
@@ -171,6 +172,7 @@ class SchedulerService:
     takeover_seconds: float | None = None  # None: 2 × check_seconds + 1
     max_parallel_runs: int = 4
     backoff: object = None  # webapp.salesforce.sync.ledger.RetryBackoff for interrupted runs
+    base_url: str = ""  # PUBLIC_BASE_URL, for the links in admins' notices
     scheduler: BackgroundScheduler | None = None
     runs: ThreadPoolExecutor | None = None
     in_flight: set = field(default_factory=set)
@@ -283,7 +285,8 @@ def start(app, **options) -> SchedulerService | None:
                            app.config["SYNC_RETRY_MAX_SECONDS"])
     service = SchedulerService(
         engine=engine, vault=app.extensions["vault"], cache=app.extensions["cache"],
-        lock=lock_for(engine, app.instance_path), **{"backoff": backoff, **options},
+        lock=lock_for(engine, app.instance_path),
+        **{"backoff": backoff, "base_url": app.config["PUBLIC_BASE_URL"], **options},
     )
     app.extensions["scheduler"] = service.start()
     return service

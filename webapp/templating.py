@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from webapp.clock import as_utc, utcnow
 from webapp.money import DEFAULT_LOCALE, format_money
+from webapp.plurals import plural
 
 
 def _zone() -> ZoneInfo:
@@ -91,6 +92,7 @@ def init_app(app: Flask) -> None:
         ago=ago,
         iso=iso,
         initials=initials,
+        plural=plural,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -1,55 +1,22 @@
-"""The README's run command as a newcomer meets it: the demo server, Connect, approve on the
-emulator's page, and Salesforce cards on the demo conversations."""
+"""The README's run command as a newcomer meets it: the demo server opens connected to the
+emulator and synced, with Salesforce cards on the demo conversations; Disconnect (with the
+page's own confirmation) and Connect again through the emulator's page still work."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
+from tests.demo_server import demo_server as _demo_server
 from webapp.demo.seed import ADMIN
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def demo_server(tmp_path):
-    port, emulator_port = _port(), _port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CACHE_URL", "SECRET_KEY", "ENCRYPTION_KEYS"))}
-    env.update(APP_ENV="development", INSTANCE_PATH=str(tmp_path), PUBLIC_BASE_URL=base, HOME=str(tmp_path))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "demo", "--port", str(port), "--emulator-port", str(emulator_port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.3)
-            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
-        yield base, f"http://127.0.0.1:{emulator_port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.communicate(timeout=20)  # also closes the output pipe
+    with _demo_server(tmp_path) as (base, emulator, _output):
+        yield base, emulator
 
 
 def test_connect_the_demo_and_see_cards(browser, demo_server, artifacts):
@@ -61,9 +28,18 @@ def test_connect_the_demo_and_see_cards(browser, demo_server, artifacts):
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r".*/inbox$"))
 
-    # The demo left the setup filled in: one click on Connect, then the emulator's page.
+    # The demo opened connected and synced: status and sync first.
     page.goto(f"{base}/settings/integrations/salesforce")
-    expect(page.locator("#client_id")).to_have_value("emulator-client-id")
+    expect(page.locator("#salesforce-status")).to_have_attribute("data-state", "connected")
+    expect(page.locator("#sync-state")).to_have_text("Done")
+    expect(page.locator("#sync-runs tbody tr").first).to_contain_text("First sync after connecting")
+    page.screenshot(path=str(artifacts / "demo-salesforce-settings.png"), full_page=True)
+
+    # Disconnect asks in the page, then Connect goes through the emulator's login page again.
+    page.click("#salesforce-disconnect")
+    expect(page.locator("#disconnect-confirm-panel")).to_be_visible()
+    page.click("#salesforce-disconnect-confirm")
+    expect(page.locator("#salesforce-status")).to_have_attribute("data-state", "configured")
     page.click("#salesforce-connect")
     page.wait_for_url(re.compile(re.escape(emulator) + r"/services/oauth2/authorize.*"))
     page.fill("#username", "admin@emulator.test")

@@ -85,6 +85,7 @@ def test_failed_records_link_to_the_match_and_the_setting_shows(browser, live_se
         errors.scroll_into_view_if_needed()
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         page.screenshot(path=str(artifacts / f"salesforce-sync-duplicate-{width}.png"))
+        page.goto(f"{live_server}/settings/integrations/salesforce?tab=two-way")
         setting = page.locator("#allow_duplicate_save")
         expect(setting).to_be_checked()
         setting.scroll_into_view_if_needed()

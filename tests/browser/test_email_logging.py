@@ -58,7 +58,7 @@ def test_log_a_conversation_from_its_page(browser, live_server, seeded, app, art
         assert dialogs == []  # the script in the body stayed text
         page.screenshot(path=str(artifacts / "conversation-logged-to-salesforce.png"))
 
-        page.goto(f"{live_server}/settings/integrations/salesforce#sync-activity")
+        page.goto(f"{live_server}/settings/integrations/salesforce?tab=activity#sync-activity")
         expect(page.locator("#sync-activity input[value='request']")).to_be_checked()
         expect(page.locator("#email_exclusions")).to_have_value("personal.example")
         page.locator("#sync-activity").evaluate("e => e.scrollIntoView({block: 'start'})")

@@ -56,7 +56,7 @@ def test_a_waiting_retry_is_shown_and_sync_now_runs_it(browser, live_server, see
     page.screenshot(path=str(artifacts / "salesforce-sync-retry-waiting.png"), full_page=True)
 
     page.click("#sync-now")
-    expect(status).to_contain_text("Waiting for the scheduler to pick it up")
+    expect(status).to_contain_text("waiting for the scheduler to pick it up")
     with engine.connect() as conn:
         row = conn.execute(select(SyncRun.__table__).where(SyncRun.__table__.c.retry_of_id == interrupted)).mappings().one()
     assert row["status"] == "queued" and row["not_before"] is None

@@ -47,7 +47,7 @@ def test_deals_are_pushed_and_a_conflict_is_logged(browser, live_server, seeded,
         expect(page.locator(".flash-success")).to_contain_text("Renamed in the inbox")
         sync(app)
 
-        page.goto(f"{live_server}/settings/integrations/salesforce#sync-conflicts")
+        page.goto(f"{live_server}/settings/integrations/salesforce?tab=two-way#sync-conflicts")
         rows = page.locator("#sync-conflicts tbody tr")
         expect(rows).to_have_count(2)
         # Name: most recent change wins (the inbox's, made later); amount: Salesforce wins.

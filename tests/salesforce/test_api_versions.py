@@ -28,7 +28,7 @@ def test_the_newest_tested_version_the_org_offers_is_used_and_shown(admin_client
     connect_with_oauth(admin_client, emulator)
     assert _conn(admin_client.app).api_version == versions.NEWEST_TESTED == "66.0"
     assert _client(admin_client.app).count("SELECT COUNT() FROM Account") > 0
-    page = admin_client.get("/settings/integrations/salesforce").get_data(as_text=True)
+    page = admin_client.get("/settings/integrations/salesforce?tab=connection").get_data(as_text=True)
     assert "v66.0" in page and "the newest the org offers" in page
 
 
@@ -59,7 +59,7 @@ def test_a_pinned_version_is_used_and_one_the_org_lacks_is_refused(admin_client,
     assert admin_client.post("/settings/integrations/salesforce", form).status_code == 302
     conn = _conn(admin_client.app)
     assert (conn.api_version, conn.api_version_pinned, conn.state) == ("62.0", "62.0", "connected")
-    assert "(pinned in the setup)" in admin_client.get("/settings/integrations/salesforce").get_data(as_text=True)
+    assert "(pinned in the setup)" in admin_client.get("/settings/integrations/salesforce?tab=connection").get_data(as_text=True)
 
     refused = admin_client.post("/settings/integrations/salesforce", setup_form(emulator, mode="client-credentials", api_version="65.0"))
     body = refused.get_data(as_text=True)

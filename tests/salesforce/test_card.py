@@ -446,7 +446,7 @@ def test_a_chosen_contact_is_the_inbox_contact_the_sync_keeps_up_to_date(connect
     with db() as s:
         inbox = s.execute(_select(InboxContact).where(InboxContact.email_normalized == email)).scalar_one()
         assert inbox.salesforce_id is None and inbox.salesforce_matches == len(people)
-    page = connected.get("/settings/integrations/salesforce").get_data(as_text=True)
+    page = connected.get("/settings/integrations/salesforce?tab=activity").get_data(as_text=True)
     assert "Addresses shared by several Salesforce contacts" in page and email in page
     pick = min(people, key=lambda c: c["LastModifiedDate"])  # not the one shown by default
     response = connected.post(f"{CARD}/choose", {"email": email, "sobject": "Contact", "sf_id": pick["Id"]}, htmx=True)
@@ -454,7 +454,7 @@ def test_a_chosen_contact_is_the_inbox_contact_the_sync_keeps_up_to_date(connect
     with db() as s:
         inbox = s.execute(_select(InboxContact).where(InboxContact.email_normalized == email)).scalar_one()
         assert inbox.salesforce_id == pick["Id"] and inbox.name == pick["Name"]
-    assert email not in connected.get("/settings/integrations/salesforce").get_data(as_text=True)
+    assert email not in connected.get("/settings/integrations/salesforce?tab=activity").get_data(as_text=True)
     # The next sync keeps it linked to the chosen contact, even after that contact changes.
     from webapp.integrations.salesforce_connection import client_for
 

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from tests.salesforce.test_connect import _refresh_token_from
 from webapp import create_app
 from webapp.db import get_engine
-from webapp.models import SalesforceConnection
+from webapp.models import SalesforceConnection, SyncSettings
 
 
 def _configure(app, emulator, *extra, mode="refresh-token"):
@@ -77,13 +77,19 @@ def test_rotate_encryption_key_re_encrypts_under_the_newest_key(app_config, make
     with first.app_context():
         make_user("admin@acme.test", role="admin")
     assert _configure(first, emulator, mode="client-credentials").exit_code == 0
+    with Session(get_engine(first)) as s:  # the admins' webhook URL is a secret too
+        s.add(SyncSettings(workspace_id=1, extra_fields={},
+                           notify_webhook_enc=first.extensions["vault"].encrypt("https://hooks.example.com/T/B/x")))
+        s.commit()
     both = create_app({**app_config, "ENCRYPTION_KEYS": f"{new},{old}"})
     result = both.test_cli_runner().invoke(args=["rotate-encryption-key"])
-    assert result.exit_code == 0 and "1 row" in result.output
+    assert result.exit_code == 0 and "2 rows" in result.output
     only_new = create_app({**app_config, "ENCRYPTION_KEYS": new})
     with Session(get_engine(only_new)) as s:
         conn = s.exec(select(SalesforceConnection)).one()
         assert only_new.extensions["vault"].decrypt(conn.client_secret_enc) == "emulator-client-secret"
+        hook = s.exec(select(SyncSettings)).one()
+        assert only_new.extensions["vault"].decrypt(hook.notify_webhook_enc) == "https://hooks.example.com/T/B/x"
     # A key set that cannot read the secrets fails loudly and changes nothing.
     stranger = create_app({**app_config, "ENCRYPTION_KEYS": Fernet.generate_key().decode()})
     failed = stranger.test_cli_runner().invoke(args=["rotate-encryption-key"])

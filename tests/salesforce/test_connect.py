@@ -19,7 +19,7 @@ def _conn(db) -> SalesforceConnection | None:
 
 
 def _flash_of(client) -> str:
-    return client.get("/settings/integrations/salesforce").get_data(as_text=True)
+    return client.get("/settings/integrations/salesforce?tab=connection").get_data(as_text=True)
 
 
 def test_oauth_connect_end_to_end(admin_client, db, emulator):

@@ -154,7 +154,7 @@ def test_the_setting_pushes_past_an_alerting_rule_but_not_a_blocking_one(connect
     answer = connected.post("/settings/integrations/salesforce/sync/two-way",
                             data={"two_way": "on", "allow_duplicate_save": "on", "external_id_field": ""})
     assert answer.status_code == 302
-    page = connected.get("/settings/integrations/salesforce").get_data(as_text=True)
+    page = connected.get("/settings/integrations/salesforce?tab=two-way").get_data(as_text=True)
     assert re.search(r'name="allow_duplicate_save" id="allow_duplicate_save" checked', page)
     connected.post(f"/contacts/{contact.id}/edit", data={"name": "Ada Alerted", "title": "COO", "phone": ""})
     _, outcome = sync(app)

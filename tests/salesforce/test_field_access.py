@@ -13,6 +13,7 @@ from tests.salesforce.test_card import CARD, _calls, _contact_with_opportunities
 from webapp.money import format_money
 
 PAGE = "/settings/integrations/salesforce"
+FIELDS_TAB = f"{PAGE}?tab=fields"
 
 
 def hide(emulator, sobject, hidden=()):
@@ -54,12 +55,12 @@ def test_a_field_hidden_after_the_access_was_kept_is_left_out_at_once(connected,
 
 
 def test_the_settings_page_names_hidden_fields_and_what_they_cost(connected, emulator):
-    page = connected.get(PAGE).get_data(as_text=True)
+    page = connected.get(FIELDS_TAB).get_data(as_text=True)
     assert 'id="salesforce-field-access"' in page and "Not checked yet" in page
     hide(emulator, "Contact", ["LeadSource", "Phone"])
     hide(emulator, "Opportunity", ["Amount"])
     assert connected.post(f"{PAGE}/field-access").status_code == 302
-    page = html.unescape(connected.get(PAGE).get_data(as_text=True))
+    page = html.unescape(connected.get(FIELDS_TAB).get_data(as_text=True))
     assert "Lead source is hidden from the integration user: the card will not show it" in page
     assert "Contact phone is hidden from the integration user" in page
     assert "Opportunity amount is hidden from the integration user" in page
@@ -68,7 +69,7 @@ def test_the_settings_page_names_hidden_fields_and_what_they_cost(connected, emu
     hide(emulator, "Contact", [])
     hide(emulator, "Opportunity", [])
     connected.post(f"{PAGE}/field-access")
-    page = connected.get(PAGE).get_data(as_text=True)
+    page = connected.get(FIELDS_TAB).get_data(as_text=True)
     assert "is hidden from the integration user" not in page and "All visible" in page
 
 

@@ -42,6 +42,7 @@ def init_app(app) -> None:
     @app.context_processor
     def _salesforce_banner():
         """Admins see a banner on every page while Salesforce needs reconnecting."""
+        from flask import request
         from flask_login import current_user
 
         from webapp.db import get_session
@@ -49,4 +50,6 @@ def init_app(app) -> None:
 
         if not (current_user.is_authenticated and current_user.is_admin):
             return {}
+        if (request.endpoint or "").startswith(("settings.salesforce", "sync.")):
+            return {}  # the page says so itself, once
         return {"salesforce_reconnect": connection_state(get_session(), current_user.workspace_id) == "reconnect"}

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from webapp.db import get_engine, session_scope
 from webapp.integrations import salesforce_connection as connection
 from webapp.models import Workspace
+from webapp.plurals import plural
 
 salesforce = AppGroup("salesforce", help="Configure, check and remove the Salesforce connection.")
 
@@ -142,4 +143,4 @@ def rotate_encryption_key():
             rows = connection.rotate_secrets(session, current_app.extensions["vault"])
     except SecretUnreadable as exc:
         raise click.ClickException(f"{exc} Add the old key after the new one in ENCRYPTION_KEYS.") from exc
-    click.echo(f"Re-encrypted the secrets of {rows} row(s) under the newest key.")
+    click.echo(f"Re-encrypted the secrets of {plural(rows, 'row')} under the newest key.")

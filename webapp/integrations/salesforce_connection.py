@@ -168,6 +168,27 @@ def login_url_for(environment: str, url: str) -> str:
     raise SetupError("environment", "Choose Production, Sandbox, My Domain or a custom URL.")
 
 
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+CLIENT_CREDENTIALS_LOGIN = ("The client credentials flow needs your org's My Domain URL (https://yourcompany.my.salesforce.com, "
+                            "Setup → My Domain), not login.salesforce.com or test.salesforce.com.")
+
+
+def callback_warning(callback_url: str) -> str | None:
+    """Salesforce sends the authorization code to the callback URL: over plain http it travels
+    in clear text, so only this machine may use http."""
+    parts = urlsplit(callback_url)
+    if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
+        return (f"The callback URL is plain http on {parts.hostname}. Salesforce accepts http only for localhost; "
+                "set PUBLIC_BASE_URL to this inbox's public https:// address and restart.")
+    return None
+
+
+def login_url_warning(mode: str, environment: str) -> str | None:
+    if mode == "client-credentials" and environment in LOGIN_URLS:
+        return CLIENT_CREDENTIALS_LOGIN
+    return None
+
+
 def _credentials(conn: SalesforceConnection, vault: Vault) -> auth.AppCredentials:
     return auth.AppCredentials(conn.login_url, conn.client_id, vault.decrypt(conn.client_secret_enc))
 
@@ -219,7 +240,8 @@ def save_setup(session: Session, vault: Vault, workspace_id: int, data: SetupInp
         try:
             identity = _identify(app, data.mode, auth.client_credentials(app), pinned)
         except SalesforceError as exc:
-            raise SetupError("client_secret", f"Salesforce did not accept these values: {exc}") from exc
+            hint = f" {CLIENT_CREDENTIALS_LOGIN}" if data.environment in LOGIN_URLS else ""
+            raise SetupError("client_secret", f"Salesforce did not accept these values: {exc}{hint}") from exc
 
     changed = conn is None or (conn.login_url, conn.client_id, conn.mode) != (login_url, client_id, data.mode)
     if conn is None:
@@ -560,6 +582,10 @@ def rotate_secrets(session: Session, vault: Vault) -> int:
     for pending in session.execute(select(OAuthState)).scalars():
         pending.code_verifier_enc = vault.rotate(pending.code_verifier_enc)
         session.add(pending)
+        rows += 1
+    for settings in session.execute(select(SyncSettings).where(SyncSettings.notify_webhook_enc.is_not(None))).scalars():
+        settings.notify_webhook_enc = vault.rotate(settings.notify_webhook_enc)  # admins' webhook URL
+        session.add(settings)
         rows += 1
     session.flush()
     return rows

@@ -47,3 +47,4 @@ from webapp.models.auth import UserSession  # noqa: F401
 from webapp.models.mailimport import IMPORT_JOB_ACTIVE, IMPORT_JOB_STATUSES, MailImportJob  # noqa: F401
 from webapp.models.card import CARD_SOBJECTS, CREATE_STATES, SalesforceChoice, SalesforceCreate  # noqa: F401
 from webapp.models.activity import EMAIL_LOG_MODES, EMAIL_LOG_STATES, EmailLog  # noqa: F401
+from webapp.models.notify import INCIDENT_KINDS, NotificationIncident  # noqa: F401

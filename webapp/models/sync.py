@@ -21,9 +21,11 @@ def _workspace():
 
 # daily/interval: the schedule; connect: the first sync after connecting; manual: Sync Now;
 # push: "push immediately" after an inbox edit; errors: the Retry buttons of failed records;
-# cli / cli_errors: the command (with --retry-errors); retry: again after an interrupted run.
+# cli / cli_errors: the command (with --retry-errors); retry: again after an interrupted run;
+# log: "Log" on a conversation (its emails go out with this run);
 # reconcile: the id-only check for records purged from Salesforce's Recycle Bin (weekly).
-RUN_TRIGGERS = ("daily", "interval", "connect", "manual", "push", "errors", "cli", "cli_errors", "retry", "reconcile")
+RUN_TRIGGERS = ("daily", "interval", "connect", "manual", "push", "errors", "cli", "cli_errors", "retry", "reconcile",
+                "log")
 RUN_STATUSES = ("queued", "running", "succeeded", "paused", "failed", "interrupted")
 ACTIVE_STATUSES = ("queued", "running")
 FREQUENCIES = ("daily", "hours", "off")
@@ -64,6 +66,11 @@ class SyncSettings(SQLModel, table=True):
     # Writes send Sforce-Duplicate-Rule-Header: allowSave=true, saving past duplicate rules
     # that only alert (the push and creates from the card).
     allow_duplicate_save: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    # Two-way turned on "only for deals from now on": deals created before this are not pushed.
+    two_way_since: datetime | None = None
+    # Where admins are told of a failed sync or a needed reconnect (a Slack-compatible
+    # webhook URL, encrypted: it is a secret of its own).
+    notify_webhook_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     updated_at: datetime = Field(default_factory=utcnow)
 
 

@@ -6,6 +6,7 @@ from webapp.auth.guards import admin_required
 from webapp.analytics.facts import refresh_facts
 from webapp.db import get_engine, get_session
 from webapp.integrations import field_access
+from webapp.htmx import is_htmx
 from webapp.integrations import salesforce_connection as connection
 from webapp.integrations.salesforce_card import forget_connection_state
 from webapp.security_headers import allow_form_action
@@ -120,14 +121,26 @@ def salesforce():
             else:
                 flash("Salesforce setup saved. Click Connect to approve access in Salesforce.", "success")
             return redirect(url_for("settings.salesforce"))
-    return salesforce_page(form=form, errors=errors)
+    return salesforce_page(form=form, errors=errors, tab="connection" if form is not None else request.args.get("tab"))
 
 
-def salesforce_page(*, form=None, errors: dict[str, str] | None = None, two_way=None, activity=None):
-    """The Salesforce settings page; 422 when a form on it was refused. ``two_way`` replaces
-    the two-way panel's view (after a refused two-way submission)."""
+TABS = (("connection", "Connection"), ("sync", "Sync"), ("two-way", "Two-way"), ("fields", "Fields"), ("activity", "Activity"))
+
+
+def salesforce_url(tab: str, anchor: str = "") -> str:
+    """A tab of the Salesforce settings page (``?tab=``), optionally at a section."""
+    return url_for("settings.salesforce", tab=tab) + (f"#{anchor}" if anchor else "")
+
+
+def salesforce_page(*, form=None, errors: dict[str, str] | None = None, two_way=None, activity=None,
+                    notifications=None, tab: str | None = None):
+    """The Salesforce settings page, one tab of it; 422 when a form on it was refused.
+    ``two_way``, ``activity`` and ``notifications`` replace a panel's view (after a refused
+    submission). Not connected, it opens on the setup; connected, on the sync."""
     session = get_session()
     view = connection.get_view(session, current_user.workspace_id)
+    default = "sync" if view is not None and view.state == "connected" else "connection"
+    tab = tab if view is not None and tab in dict(TABS) else default
     if view is not None:
         # Connect posts here and is redirected to Salesforce's login: form-action must allow it.
         allow_form_action(view.login_url)
@@ -136,6 +149,9 @@ def salesforce_page(*, form=None, errors: dict[str, str] | None = None, two_way=
         sync.two_way = two_way
     if sync is not None and activity is not None:
         sync.activity = activity
+    if sync is not None and notifications is not None:
+        sync.notifications = notifications
+    refused = errors or any(part is not None and part.error for part in (two_way, activity, notifications))
     return (
         render_template(
             "settings/salesforce.html",
@@ -143,12 +159,16 @@ def salesforce_page(*, form=None, errors: dict[str, str] | None = None, two_way=
             form=form,
             errors=errors or {},
             callback_url=callback_url(),
+            callback_warning=connection.callback_warning(callback_url()),
+            cc_login_warning=connection.CLIENT_CREDENTIALS_LOGIN,
             sync=sync,
+            tab=tab,
+            tabs=TABS,
             timezones=services.timezones(),
-            ambiguous=still_ambiguous(session, current_user.workspace_id) if view is not None else [],
-            field_access=field_access.view(session, current_user.workspace_id) if view is not None else None,
+            ambiguous=still_ambiguous(session, current_user.workspace_id) if view is not None and tab == "activity" else [],
+            field_access=field_access.view(session, current_user.workspace_id) if view is not None and tab == "fields" else None,
         ),
-        422 if errors or (two_way is not None and two_way.error) or (activity is not None and activity.error) else 200,
+        422 if refused else 200,
     )
 
 
@@ -183,7 +203,20 @@ def salesforce_field_access():
         hidden = len(checked.hidden)
         flash(f"Field access checked: {hidden} field{'s' if hidden != 1 else ''} hidden from the integration user."
               if hidden else "Field access checked: every field this inbox uses is visible.", "info" if hidden else "success")
-    return redirect(url_for("settings.salesforce") + "#salesforce-field-access")
+    return redirect(url_for("settings.salesforce", tab="fields") + "#salesforce-field-access")
+
+
+@bp.get("/integrations/salesforce/disconnect")
+@admin_required
+def salesforce_disconnect_confirm():
+    """The product's own confirmation: a panel loaded into the page (htmx) or a page of its own."""
+    view = connection.get_view(get_session(), current_user.workspace_id)
+    if view is None or view.state not in ("connected", "reconnect"):
+        flash("Salesforce is not connected; there is nothing to disconnect.", "info")
+        return redirect(url_for("settings.salesforce"))
+    if is_htmx():
+        return render_template("partials/settings/_disconnect_confirm.html", view=view)
+    return render_template("settings/salesforce_disconnect.html", view=view)
 
 
 @bp.post("/integrations/salesforce/disconnect")

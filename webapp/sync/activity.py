@@ -146,7 +146,7 @@ def queue_conversation(session: Session, workspace_id: int, conversation_id: int
 
 
 def request_run(engine: Engine, workspace_id: int, user_id: int) -> ledger.Requested:
-    return ledger.request_run(engine, workspace_id, "manual", user_id=user_id)
+    return ledger.request_run(engine, workspace_id, "log", user_id=user_id)
 
 
 # -- what the conversation and the card show ------------------------------------------------------

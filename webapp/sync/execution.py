@@ -67,6 +67,7 @@ def execute(engine: Engine, vault: Vault, cache: BaseCache | None, run_id: int, 
         two_way=PushOptions(
             multi_currency=bool(conn_row.multi_currency), org_currency=conn_row.org_currency or "USD",
             external_id_field=settings.external_id_field, delete_in_salesforce=settings.delete_in_salesforce,
+            new_deals_since=settings.two_way_since,
             **({"pending_grace": pending_grace} if pending_grace is not None else {}),
         ) if settings.two_way else None,
         rules=rules_for(settings.field_rules),

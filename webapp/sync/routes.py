@@ -3,28 +3,33 @@ schedule, extra fields, and retrying failed records. Admins only."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request
 from flask_login import current_user
 
 from webapp.auth.guards import admin_required
 from webapp.db import get_engine, get_session
 from webapp.htmx import is_htmx
-from webapp.settings.routes import salesforce_page
+from webapp.notify import settings as notify_settings
+from webapp.settings.routes import salesforce_page, salesforce_url
 from webapp.sync import fields as extra_fields
 from webapp.sync import activity, services, twoway
 from webapp.sync.settings import ScheduleInput, SyncSettingsError, save_schedule
 from webapp.sync.twoway import TwoWayInput
 
 bp = Blueprint("sync", __name__, url_prefix="/settings/integrations/salesforce/sync")
-BACK = "settings.salesforce"
 
 
 def _status(run_id: int, *, joined: bool = False, status: int = 200):
-    view = services.run_view(get_session(), current_user.workspace_id, run_id)
-    response = current_app.make_response((render_template("partials/sync/_status.html", run=view, joined=joined), status))
+    session = get_session()
+    view = services.run_view(session, current_user.workspace_id, run_id)
+    blocked = services.blocked(session, current_user.workspace_id)
+    response = current_app.make_response((render_template("partials/sync/_status.html", run=view, joined=joined,
+                                                          blocked=blocked, show_reason=True), status))
+    seen = request.args.get("seen")
     if not view.active:
         response.headers["HX-Trigger"] = "sync-finished"
-    elif status == 202:
+    elif status == 202 or (seen and seen != view.status):
+        # Queued → running: the history below follows, so both say the same.
         response.headers["HX-Trigger"] = "sync-started"
     return response
 
@@ -32,11 +37,22 @@ def _status(run_id: int, *, joined: bool = False, status: int = 200):
 @bp.post("/now")
 @admin_required
 def now():
-    requested = services.sync_now(get_engine(), current_user.workspace_id, current_user.id)
+    try:
+        requested = services.sync_now(get_engine(), current_user.workspace_id, current_user.id)
+    except services.NotConnected as exc:
+        if is_htmx():
+            session = get_session()
+            latest = services.page(session, current_user.workspace_id).latest
+            response = current_app.make_response((render_template(
+                "partials/sync/_status.html", run=latest, joined=False, blocked=str(exc), refused=True), 422))
+            response.headers["HX-Retarget"] = "#sync-status"
+            return response
+        flash(f"Not synced: {exc}", "error")
+        return redirect(salesforce_url("sync"))
     if is_htmx():
         return _status(requested.run_id, joined=requested.joined, status=202)
     flash("The sync was already running; you joined it." if requested.joined else "Sync queued.", "info")
-    return redirect(url_for(BACK))
+    return redirect(salesforce_url("sync"))
 
 
 @bp.get("/runs/<int:run_id>")
@@ -72,7 +88,7 @@ def schedule():
     else:
         session.commit()
         flash("Sync schedule saved.", "success")
-    return redirect(url_for(BACK) + "#sync-schedule")
+    return redirect(salesforce_url("sync", "sync-schedule"))
 
 
 @bp.get("/fields")
@@ -100,7 +116,7 @@ def save_fields():
         session.commit()
         note = f" {', '.join(grown)} will be read in full on the next sync." if grown else ""
         flash("Extra fields saved." + note, "success")
-    return redirect(url_for(BACK) + "#sync-fields")
+    return redirect(salesforce_url("fields", "sync-fields"))
 
 
 @bp.post("/errors/retry")
@@ -111,18 +127,21 @@ def retry(error_id: int | None = None):
         requested = services.retry(get_session(), get_engine(), current_user.workspace_id, current_user.id, error_id)
     except services.NotFound as exc:
         flash(str(exc), "info")
-        return redirect(url_for(BACK) + "#sync-errors")
+        return redirect(salesforce_url("sync", "sync-errors"))
+    except services.NotConnected as exc:
+        flash(f"Not retried: {exc}", "error")
+        return redirect(salesforce_url("sync", "sync-errors"))
     if requested.joined:
         flash("A sync is already under way; retry once it has finished.", "info")
     else:
         flash("Retry queued." if error_id is None else "Retry of that record queued.", "success")
-    return redirect(url_for(BACK) + "#sync-status")
+    return redirect(salesforce_url("sync", "sync-status"))
 
 
 @bp.get("/two-way")
 @admin_required
 def two_way_page():
-    return redirect(url_for(BACK) + "#sync-two-way")
+    return redirect(salesforce_url("two-way", "sync-two-way"))
 
 
 @bp.post("/two-way")
@@ -135,6 +154,7 @@ def two_way():
         push_immediately=form.get("push_immediately") == "on", delete_in_salesforce=form.get("delete_in_salesforce") == "on",
         rules={key[len("rule:"):]: value for key, value in form.items() if key.startswith("rule:")},
         allow_duplicate_save=form.get("allow_duplicate_save") == "on",
+        existing=form.get("existing", ""),
     )
 
     def check(name):
@@ -144,10 +164,21 @@ def two_way():
         twoway.save(session, current_user.workspace_id, data, check_external_id=check)
     except SyncSettingsError as exc:
         session.rollback()
-        return salesforce_page(two_way=twoway.view(session, current_user.workspace_id, submitted=data, error=exc))
+        return salesforce_page(two_way=twoway.view(session, current_user.workspace_id, submitted=data, error=exc),
+                               tab="two-way")
+    except twoway.ChoiceNeeded as exc:  # nothing saved: the admin sees what turning on would do
+        session.rollback()
+        return salesforce_page(two_way=twoway.view(session, current_user.workspace_id, submitted=data, preview=exc.deals),
+                               tab="two-way")
     session.commit()
-    flash("Two-way settings saved." + (" Deals go to Salesforce on the next sync." if data.enabled else ""), "success")
-    return redirect(url_for(BACK) + "#sync-two-way")
+    if data.enabled and data.existing == "new":
+        note = " Deals created from now on go to Salesforce; the existing ones stay here."
+    elif data.enabled:
+        note = " Deals go to Salesforce on the next sync."
+    else:
+        note = ""
+    flash("Two-way settings saved." + note, "success")
+    return redirect(salesforce_url("two-way", "sync-two-way"))
 
 
 @bp.post("/activity")
@@ -161,7 +192,26 @@ def activity_settings():
         activity.save(session, current_user.workspace_id, data)
     except SyncSettingsError as exc:
         session.rollback()
-        return salesforce_page(activity=activity.view(session, current_user.workspace_id, submitted=data, error=exc))
+        return salesforce_page(activity=activity.view(session, current_user.workspace_id, submitted=data, error=exc),
+                               tab="activity")
     session.commit()
     flash(f"Activity settings saved: email logging {activity.MODE_LABELS[data.mode].lower()}.", "success")
-    return redirect(url_for(BACK) + "#sync-activity")
+    return redirect(salesforce_url("activity", "sync-activity"))
+
+
+@bp.post("/notifications")
+@admin_required
+def notifications():
+    session = get_session()
+    remove = request.form.get("action") == "remove"
+    try:
+        host = notify_settings.save_webhook(session, current_app.extensions["vault"], current_user.workspace_id,
+                                            request.form.get("webhook_url", "")[:4000], remove=remove)
+    except SyncSettingsError as exc:
+        session.rollback()
+        return salesforce_page(notifications=notify_settings.view(session, current_user.workspace_id, error=str(exc)),
+                               tab="sync")
+    session.commit()
+    flash("Webhook removed: admins are no longer told outside the page." if remove else
+          f"Webhook saved ({host}): admins are told there when a sync fails or Salesforce needs reconnecting.", "success")
+    return redirect(salesforce_url("sync", "sync-notifications"))

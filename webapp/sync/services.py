@@ -12,15 +12,19 @@ from sqlmodel import Session
 from webapp.clock import utcnow
 from webapp.integrations.salesforce_card import record_url
 from webapp.models import ACTIVE_STATUSES, SalesforceConnection, SyncRecordError, SyncRun, SyncSettings
+from webapp.notify import settings as notify_settings
+from webapp.plurals import plural
 from webapp.salesforce.sync import ledger
 from webapp.salesforce.sync.objects import OBJECTS
 from webapp.salesforce.sync.push import ERROR_OBJECT
 from webapp.sync import activity, purged, twoway
 from webapp.sync.settings import EffectiveSettings, load_settings, next_daily
 
-TRIGGER_LABELS = {"daily": "Scheduled", "interval": "Scheduled", "connect": "First sync after connecting",
-                  "manual": "Sync Now", "push": "Push immediately", "errors": "Retry failed records",
-                  "cli": "Command line", "cli_errors": "Command line: failed records", "retry": "Retry after an interrupted run",
+TRIGGER_LABELS = {"daily": "Scheduled (daily)", "interval": "Scheduled (every few hours)",
+                  "connect": "First sync after connecting", "manual": "Sync Now",
+                  "push": "Push immediately (a deal or contact saved)", "errors": "Retry failed records",
+                  "cli": "Command line", "cli_errors": "Command line: failed records",
+                  "retry": "Retry after an interrupted run", "log": "Log to Salesforce (a conversation)",
                   "reconcile": "Reconcile: records purged in Salesforce"}
 OBJECT_LABELS = {"OpportunityStage": "Stages", "Account": "Accounts", "Contact": "Contacts",
                  "Opportunity": "Opportunities", "OpportunityHistory": "Stage history", "Inbox contacts": "Inbox contacts",
@@ -33,6 +37,25 @@ ERRORS_SHOWN = 50
 
 class NotFound(LookupError):
     pass
+
+
+class NotConnected(RuntimeError):
+    """A sync was asked for while Salesforce is not connected: refused, no run recorded."""
+
+    def __init__(self, state: str | None):
+        self.state = state
+        super().__init__(not_connected_reason(state))
+
+
+def not_connected_reason(state: str | None) -> str | None:
+    """Why Sync Now cannot run, in the admin's words; None when it can."""
+    if state == "connected":
+        return None
+    if state == "reconnect":
+        return "Salesforce needs to be reconnected before it can sync."
+    if state == "configured":
+        return "Connect Salesforce first: the setup is saved but not connected."
+    return "Set up and connect Salesforce first."
 
 
 @dataclass
@@ -111,7 +134,14 @@ class RunView:
                 "from_salesforce": sum(p.get("from_salesforce", 0) for p in rows)}
 
     @property
+    def failed_records(self) -> int:
+        """Records this run could not take in or write out."""
+        return self.totals["failed"] + self.push_totals["failed"]
+
+    @property
     def status_label(self) -> str:
+        if self.status == "succeeded" and self.failed_records:
+            return f"Done, {plural(self.failed_records, 'record')} failed"
         if self.status == "paused" and (self.reason or "").startswith("API budget"):
             return "Paused: API budget"
         if self.status == "paused":
@@ -147,6 +177,33 @@ class SyncPage:
     two_way: object = None  # webapp.sync.twoway.TwoWayView
     activity: object = None  # webapp.sync.activity.ActivityView
     reconcile: object = None  # webapp.sync.purged.ReconcileView
+    connection_state: str | None = None
+    connected_at: datetime | None = None
+    notifications: object = None  # webapp.notify.settings.NotificationView
+
+    @property
+    def blocked(self) -> str | None:
+        """Why Sync Now is disabled, or None."""
+        return not_connected_reason(self.connection_state)
+
+    @property
+    def latest_reason_current(self) -> bool:
+        """Whether the latest run's reason still says something true: a run that failed
+        before the present connection (e.g. "not connected"), or a reconnect the status
+        panel already reports, is not repeated as a red box."""
+        run = self.latest
+        if run is None or not run.reason:
+            return False
+        if run.status == "failed" and self.connected_at and run.finished_at and run.finished_at < self.connected_at:
+            return False
+        if self.connection_state == "reconnect" and run.reason.startswith("Reconnect needed"):
+            return False
+        return True
+
+    @property
+    def latest_failed_whole(self) -> bool:
+        """The latest finished run stopped as a whole (failed, paused, interrupted)."""
+        return self.latest is not None and self.latest.status in ("failed", "paused", "interrupted")
 
 
 def _run_view(row) -> RunView:
@@ -189,6 +246,8 @@ def page(session: Session, workspace_id: int) -> SyncPage:
     next_run = None
     if settings.frequency == "daily":
         next_run = next_daily(settings, now)
+    conn = session.execute(select(SalesforceConnection.state, SalesforceConnection.connected_at)
+                           .where(SalesforceConnection.workspace_id == workspace_id)).first()
     return SyncPage(
         settings=settings, next_run_at=next_run, latest=views[0] if views else None, recent=views,
         errors=[ErrorView(e.id, e.sobject, e.sf_id, e.message, e.attempts, e.updated_at, e.match_sobject,
@@ -196,10 +255,28 @@ def page(session: Session, workspace_id: int) -> SyncPage:
                 for e in errors],
         error_count=count, two_way=twoway.view(session, workspace_id), activity=activity.view(session, workspace_id),
         reconcile=purged.view(session.connection(), workspace_id),
+        connection_state=conn.state if conn else None, connected_at=conn.connected_at if conn else None,
+        notifications=notify_settings.view(session, workspace_id),
     )
 
 
+def blocked(session: Session, workspace_id: int) -> str | None:
+    """Why Sync Now is disabled right now, or None."""
+    return not_connected_reason(session.execute(select(SalesforceConnection.state).where(
+        SalesforceConnection.workspace_id == workspace_id)).scalar_one_or_none())
+
+
+def _require_connected(engine: Engine, workspace_id: int) -> None:
+    with Session(engine) as session:
+        state = session.execute(select(SalesforceConnection.state)
+                                .where(SalesforceConnection.workspace_id == workspace_id)).scalar_one_or_none()
+    if state != "connected":
+        raise NotConnected(state)
+
+
 def sync_now(engine: Engine, workspace_id: int, user_id: int) -> ledger.Requested:
+    """Queue a run (or join the one under way); refused while Salesforce is not connected."""
+    _require_connected(engine, workspace_id)
     return ledger.request_run(engine, workspace_id, "manual", user_id=user_id)
 
 
@@ -210,6 +287,7 @@ def retry(session: Session, engine: Engine, workspace_id: int, user_id: int, err
         ).scalar_one_or_none()
         if found is None:
             raise NotFound("That error is gone: a later sync may have taken the record in.")
+    _require_connected(engine, workspace_id)
     return ledger.request_run(engine, workspace_id, "errors", user_id=user_id, retry_error_id=error_id)
 
 
@@ -220,4 +298,6 @@ def push_soon(session: Session, engine: Engine, workspace_id: int, user_id: int)
         SyncSettings.workspace_id == workspace_id)).first()
     if not (row and row[0] and row[1]):
         return None
+    if blocked(session, workspace_id) is not None:
+        return None  # not connected: the change goes out with the first run after connecting
     return ledger.request_run(engine, workspace_id, "push", user_id=user_id)

@@ -44,6 +44,7 @@ class EffectiveSettings:
     email_logging: str = "off"  # off | request | auto
     email_exclusions: list = field(default_factory=list)
     email_subject_only: bool = False
+    two_way_since: datetime | None = None  # two-way for deals created from then on only
 
     @property
     def daily(self) -> time:
@@ -75,7 +76,7 @@ def load_settings(session: Session, workspace_id: int) -> EffectiveSettings:
         delete_in_salesforce=bool(row.delete_in_salesforce), allow_duplicate_save=bool(row.allow_duplicate_save),
         field_rules=dict(row.field_rules or {}),
         email_logging=row.email_logging or "off", email_exclusions=list(row.email_exclusions or []),
-        email_subject_only=bool(row.email_subject_only),
+        email_subject_only=bool(row.email_subject_only), two_way_since=row.two_way_since,
     )
 
 

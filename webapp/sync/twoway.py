@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from webapp.clock import utcnow
 from webapp.integrations.salesforce_connection import NotConnected, client_for
-from webapp.models import SyncConflict, SyncLink, SyncSettings
+from webapp.models import Deal, SyncConflict, SyncLink, SyncSettings
 from webapp.salesforce.errors import SalesforceError
 from webapp.salesforce.sync.ownership import BY_KEY, FIELDS, RULE_LABELS, rules_for
 from webapp.sync.fields import QUICK
@@ -59,13 +59,18 @@ class TwoWayView:
     linked: dict[str, int]  # link state -> deals
     error: str | None = None  # why the admin's last submission was refused
     error_field: str | None = None  # "rules" or "external_id_field"
+    saved_enabled: bool = False  # what is in force (the badge), whatever the form shows
+    since: object = None  # two-way only for deals created from then on
+    preview: int | None = None  # turning on: deals that would be created in Salesforce
+    existing: str = ""  # the admin's choice for those: "all" or "new"
 
 
 def view(session: Session, workspace_id: int, *, submitted: TwoWayInput | None = None,
-         error: SyncSettingsError | None = None) -> TwoWayView:
+         error: SyncSettingsError | None = None, preview: int | None = None) -> TwoWayView:
     """What the panel shows; after a refused submission, the admin's choices and the reason,
-    so nothing typed is lost."""
+    so nothing typed is lost. ``preview``: turning on waits for the admin's choice."""
     settings = load_settings(session, workspace_id)
+    saved_enabled, since = settings.two_way, settings.two_way_since
     if submitted is not None:
         settings.two_way, settings.external_id_field = submitted.enabled, submitted.external_id_field.strip() or None
         settings.push_immediately, settings.delete_in_salesforce = submitted.push_immediately, submitted.delete_in_salesforce
@@ -89,7 +94,24 @@ def view(session: Session, workspace_id: int, *, submitted: TwoWayInput | None =
         [ConflictRow(c.id, c.kind, c.local_id, c.record_name, labels.get(c.field, c.field), c.inbox_value,
                      c.salesforce_value, RULE_LABELS.get(c.rule, c.rule), c.winner, c.created_at) for c in conflicts],
         count, linked, str(error) if error else None, error.field if error else None,
+        saved_enabled=saved_enabled, since=since, preview=preview, existing=submitted.existing if submitted else "",
     )
+
+
+class ChoiceNeeded(Exception):
+    """Turning two-way on would create deals in Salesforce: the admin chooses first."""
+
+    def __init__(self, deals: int):
+        self.deals = deals
+        super().__init__(f"{deals} deals would be created in Salesforce.")
+
+
+def deals_to_create(session: Session, workspace_id: int) -> int:
+    """Deals that have no opportunity yet: what turning two-way on would create."""
+    linked = select(SyncLink.local_id).where(SyncLink.workspace_id == workspace_id, SyncLink.kind == "deal",
+                                             SyncLink.state != "new")
+    return session.execute(select(func.count()).select_from(Deal).where(
+        Deal.workspace_id == workspace_id, Deal.id.not_in(linked))).scalar_one()
 
 
 @dataclass
@@ -100,6 +122,7 @@ class TwoWayInput:
     delete_in_salesforce: bool
     rules: dict[str, str]
     allow_duplicate_save: bool = False
+    existing: str = ""  # turning on: "all" pushes the deals there are, "new" only later ones
 
 
 def external_id_fields(engine: Engine, vault, cache, workspace_id: int) -> set[str]:
@@ -134,6 +157,12 @@ def save(session: Session, workspace_id: int, data: TwoWayInput, *, check_extern
             listed = ", ".join(sorted(allowed)) or "none"
             raise SyncSettingsError("external_id_field", f"{name} is not an External ID text field on Opportunity "
                                                          f"that the integration user can edit (the org has: {listed}).")
+    if data.enabled and not row.two_way:
+        if data.existing not in ("all", "new"):
+            waiting = deals_to_create(session, workspace_id)
+            if waiting:
+                raise ChoiceNeeded(waiting)
+        row.two_way_since = utcnow() if data.existing == "new" else None
     row.two_way, row.external_id_field = data.enabled, name
     row.push_immediately, row.delete_in_salesforce = data.push_immediately, data.delete_in_salesforce
     row.allow_duplicate_save = data.allow_duplicate_save

@@ -151,7 +151,7 @@ def test_log_queues_without_calling_salesforce_then_the_run_logs(admin_client, e
     assert {r.state for r in log_rows(app)} == {"queued"}
     with get_engine(app).connect() as conn:
         run = conn.execute(text("SELECT id, \"trigger\", status FROM sync_run ORDER BY id DESC")).first()
-    assert (run[1], run[2]) == ("manual", "queued")
+    assert (run[1], run[2]) == ("log", "queued")  # its own trigger, not Sync Now
     from webapp.sync.execution import run_queued
     from tests.salesforce.sync.conftest import FAST
     outcome = run_queued(get_engine(app), app.extensions["vault"], None, run[0], client_options=FAST)
@@ -245,7 +245,7 @@ def test_activity_settings_refuse_bad_input_and_keep_what_was_typed(admin_client
         saved = load_settings(s, 1)
     assert (saved.email_logging, saved.email_exclusions, saved.email_subject_only) == (
         "request", ["colleague@acme.test", "gmail.com"], True)
-    page = admin_client.get("/settings/integrations/salesforce").get_data(as_text=True)
+    page = admin_client.get("/settings/integrations/salesforce?tab=activity").get_data(as_text=True)
     assert 'id="sync-activity"' in page and "colleague@acme.test\ngmail.com</textarea>" in page
 
 

@@ -86,7 +86,7 @@ def test_conflicts_follow_the_rules_and_are_logged(connected, emulator, admin_cl
     assert [tuple(r) for r in logged] == [("deal.amount", "9000.00 USD", "7000.00 USD", "salesforce"),
                                           ("deal.name", "Named in the inbox", "Named in Salesforce", "inbox")]
     assert _run(connected, run_id).counts["Deals"]["conflicts"] == 2
-    page = admin_client.get("/settings/integrations/salesforce").get_data(as_text=True)
+    page = admin_client.get("/settings/integrations/salesforce?tab=two-way").get_data(as_text=True)
     assert "Conflict log" in page and "Named in Salesforce" in page and "Most recent change wins" in page
 
 

@@ -50,7 +50,7 @@ def test_saving_turns_it_on_with_the_switches_and_rules(connected, admin_client)
     saved = _settings(connected)
     assert (saved.two_way, saved.push_immediately, saved.delete_in_salesforce, saved.external_id_field) == (True, True, True, None)
     assert saved.field_rules["deal.name"] == "inbox" and saved.field_rules["contact.phone"] == "off"
-    page = admin_client.get("/settings/integrations/salesforce").get_data(as_text=True)
+    page = admin_client.get("/settings/integrations/salesforce?tab=two-way").get_data(as_text=True)
     assert "Two-way settings saved." in page
     assert '<option value="inbox" selected>Inbox wins</option>' in page
 
@@ -132,7 +132,7 @@ def test_members_get_403_on_every_two_way_route(connected, make_user):
 
 def test_a_get_of_the_form_address_leads_back_to_the_panel(connected, admin_client):
     response = admin_client.get(URL)
-    assert response.status_code == 302 and response.headers["Location"].endswith("/settings/integrations/salesforce#sync-two-way")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/settings/integrations/salesforce?tab=two-way#sync-two-way")
 
 
 # -- push immediately ----------------------------------------------------------------------

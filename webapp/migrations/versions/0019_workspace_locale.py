@@ -1,7 +1,7 @@
 """the workspace's locale, in which amounts are shown and typed
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0018
 Create Date: 2026-12-01 17:00:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = '0019'
-down_revision = '0015'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 

@@ -31,7 +31,7 @@ STALE_AFTER = timedelta(minutes=5)
 HOST = socket.gethostname()
 # Runs the scheduler retries after an interruption. A command-line run is its operator's to
 # rerun, and a Retry of failed records is the admin's to press again.
-RETRIED_TRIGGERS = ("daily", "interval", "connect", "manual", "push", "retry")
+RETRIED_TRIGGERS = ("daily", "interval", "connect", "manual", "push", "retry", "log")
 INTERRUPTED = "Interrupted: the process running it stopped."
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
@@ -41,6 +41,8 @@ class PushOptions:
     delete_in_salesforce: bool = False
     # A pending create younger than this may still be in flight at Salesforce: wait for it.
     pending_grace: timedelta = timedelta(minutes=2)
+    # Two-way turned on "for deals from now on": deals created before this are not created there.
+    new_deals_since: datetime | None = None
 
 
 class LocalRefusal(ValueError):

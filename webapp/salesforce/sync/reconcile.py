@@ -62,9 +62,11 @@ def _amount(minor, currency):
 
 class Reconciler:
     def __init__(self, conn: Connection, workspace_id: int, run_id: int, rules: dict[str, str], counts: dict[str, dict], *,
-                 retry_ids: dict[str, set[int]] | None = None, unreadable: set[str] = frozenset()):
+                 retry_ids: dict[str, set[int]] | None = None, unreadable: set[str] = frozenset(),
+                 new_since: datetime | None = None):
         self.conn, self.workspace_id, self.run_id, self.rules, self.counts = conn, workspace_id, run_id, rules, counts
         self.unreadable = unreadable  # field keys whose Salesforce field the connected user cannot read
+        self.new_since = new_since  # deals created before it are not created in Salesforce
         self.retry_ids = retry_ids  # None: normal run; {"deal": {ids}, …}: retry these failed records
         self.now = utcnow()
         self.stages = org_stages(conn, workspace_id)
@@ -91,7 +93,8 @@ class Reconciler:
                                             SF_CONTACT.c.sf_id == CONTACT.c.salesforce_id, SF_CONTACT.c.is_deleted.is_(False)))
             )
             .where(DEAL.c.workspace_id == ws, or_(
-                LINK.c.id.is_(None), LINK.c.state == "new",
+                LINK.c.id.is_(None) if self.new_since is None else and_(LINK.c.id.is_(None), DEAL.c.created_at >= self.new_since),
+                LINK.c.state == "new",
                 and_(LINK.c.state == "linked", or_(
                     LINK.c.local_seen.is_(None), LINK.c.local_seen != DEAL.c.updated_at,
                     OPP.c.system_modstamp != LINK.c.sf_stamp, and_(OPP.c.id.is_not(None), LINK.c.sf_stamp.is_(None)),

@@ -43,6 +43,7 @@ from webapp.salesforce.sync.pages import Budget, BudgetSpent, Prefetch
 from webapp.salesforce.sync.push import ERROR_OBJECT, Pusher, PushOptions
 from webapp.salesforce.sync.ownership import SALESFORCE_FIELDS
 from webapp.salesforce.sync.reconcile import Plan, Reconciler
+from webapp.plurals import plural
 from webapp.salesforce.sync.writer import PageWriter
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,9 @@ class SyncRunner:
                           counts=self.counts, api_calls=self.client.calls, usage=self.client.usage)
             raise
         failed = sum(c.get("failed", 0) for c in self.counts.values() if isinstance(c, dict))
-        return Outcome("succeeded", f"{failed} record(s) could not be synced; see the errors below." if failed else None)
+        if not failed:
+            return Outcome("succeeded", None)
+        return Outcome("succeeded", f"{plural(failed, 'record')} could not be synced; see the records that failed below.")
 
     def publish(self, conn, current: str | None) -> None:
         """Write the live counts in the page's transaction."""
@@ -298,7 +301,8 @@ class SyncRunner:
         plan = Plan()
         with self.engine.begin() as conn:
             reconciler = Reconciler(conn, self.workspace_id, self.run_id, self.options.rules, counts, retry_ids=retry_ids,
-                                    unreadable=self._unreadable())
+                                    unreadable=self._unreadable(),
+                                    new_since=push.new_deals_since)
             plan.stages = reconciler.stages
             items = reconciler.deals() + reconciler.contacts()
             self.publish(conn, "Deals")
@@ -314,7 +318,8 @@ class SyncRunner:
                 self._sync_object(spec, counts=echo)
             with self.engine.begin() as conn:
                 reconciler = Reconciler(conn, self.workspace_id, self.run_id, self.options.rules, counts,
-                                        unreadable=self._unreadable())
+                                        unreadable=self._unreadable(),
+                                        new_since=push.new_deals_since)
                 reconciler.deals()
                 reconciler.contacts()  # anything new from here goes out on the next run
                 self.publish(conn, None)
