@@ -46,3 +46,4 @@ from webapp.models.auth import UserSession  # noqa: F401
 from webapp.models.mailimport import IMPORT_JOB_ACTIVE, IMPORT_JOB_STATUSES, MailImportJob  # noqa: F401
 from webapp.models.card import CARD_SOBJECTS, CREATE_STATES, SalesforceChoice, SalesforceCreate  # noqa: F401
 from webapp.models.activity import EMAIL_LOG_MODES, EMAIL_LOG_STATES, EmailLog  # noqa: F401
+from webapp.models.mail import FOLDER_ROLES, FOLDER_STATES, TLS_MODES, Mailbox, MailboxFolder  # noqa: F401
