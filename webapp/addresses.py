@@ -22,3 +22,17 @@ def normalize_email(email: str | None) -> str:
 
 def domain_of(email: str) -> str:
     return email.rsplit("@", 1)[-1].lower()
+
+
+def own_addresses(conn, workspace_id: int) -> set[str]:
+    """The workspace's own addresses and domains, lower-cased: those its admin listed and the
+    address of every mailbox it reads. Mail from one of these is ours (outbound)."""
+    from sqlalchemy import select, union
+
+    from webapp.models import Mailbox, WorkspaceAddress
+
+    query = union(
+        select(WorkspaceAddress.value).where(WorkspaceAddress.workspace_id == workspace_id),
+        select(Mailbox.address).where(Mailbox.workspace_id == workspace_id),
+    )
+    return {value.strip().lower() for value in conn.execute(query).scalars()}

@@ -19,11 +19,11 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from webapp.addresses import domain_of
+from webapp.addresses import domain_of, own_addresses
 from webapp.analytics import freshness
 from webapp.analytics.business_hours import BusinessHours
 from webapp.clock import as_utc
-from webapp.models import Message, Workspace, WorkspaceAddress
+from webapp.models import Message, Workspace
 from webapp.models.analytics import MessageFact
 from webapp.models.mirror import SfAccount, SfContact, SfOpportunity, SfOpportunityHistory, SfUser
 
@@ -149,7 +149,7 @@ def refresh_facts(engine: Engine, workspace_id: int) -> int:
         workspace = session.get(Workspace, workspace_id)
         zone = ZoneInfo(workspace.timezone)
         hours = BusinessHours.parse(workspace.timezone, workspace.business_start, workspace.business_end, workspace.business_days)
-        own = set(session.execute(select(WorkspaceAddress.value).where(WorkspaceAddress.workspace_id == workspace_id)).scalars())
+        own = own_addresses(session, workspace_id)
         own_domains = {v for v in own if "@" not in v}
         dims = SalesforceDimensions(session, workspace_id)
         session.execute(delete(MessageFact).where(MessageFact.workspace_id == workspace_id))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from webapp.clock import utcnow
@@ -65,6 +65,7 @@ class Mailbox(SQLModel, table=True):
     last_success_at: datetime | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     last_error_at: datetime | None = None
+    last_summary: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # ImportSummary of the last fetch
 
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from webapp.addresses import own_addresses
 from webapp.clock import utcnow
 from webapp.integrations.salesforce_card import record_url
 from webapp.models import (
@@ -26,7 +27,6 @@ from webapp.models import (
     SalesforceConnection,
     SyncSettings,
     User,
-    WorkspaceAddress,
 )
 from webapp.salesforce.sync import ledger
 from webapp.salesforce.sync.activity import EmailOptions, identifier_for
@@ -115,7 +115,7 @@ def email_options(engine: Engine, workspace_id: int, settings: EffectiveSettings
     if settings.email_logging not in ("request", "auto"):
         return None
     with Session(engine) as session:
-        own = list(session.execute(select(WorkspaceAddress.value).where(WorkspaceAddress.workspace_id == workspace_id)).scalars())
+        own = sorted(own_addresses(session, workspace_id))
         own += [e.lower() for e in session.execute(select(User.email).where(User.workspace_id == workspace_id)).scalars()]
     return EmailOptions(mode=settings.email_logging, exclusions=tuple(settings.email_exclusions),
                         subject_only=settings.email_subject_only, own=tuple(own), **kwargs)
