@@ -53,6 +53,8 @@ def job_specs(poll_seconds: float, plan_seconds: float) -> tuple[JobSpec, ...]:
     return (
         JobSpec("run-queued-syncs", "webapp.jobs:run_queued_syncs", poll_seconds),
         JobSpec("plan-scheduled-syncs", "webapp.jobs:plan_scheduled_syncs", plan_seconds),
+        # Due mailboxes (each on its own interval) and "Fetch now" clicks, picked up as fast as syncs.
+        JobSpec("fetch-mailboxes", "webapp.jobs:fetch_mailboxes", poll_seconds),
     )
 
 
@@ -171,6 +173,7 @@ class SchedulerService:
     takeover_seconds: float | None = None  # None: 2 × check_seconds + 1
     max_parallel_runs: int = 4
     backoff: object = None  # webapp.salesforce.sync.ledger.RetryBackoff for interrupted runs
+    mail_options: object = None  # webapp.mail.fetch.FetchOptions for mailbox fetches
     scheduler: BackgroundScheduler | None = None
     runs: ThreadPoolExecutor | None = None
     in_flight: set = field(default_factory=set)
@@ -276,6 +279,7 @@ def start(app, **options) -> SchedulerService | None:
     if "scheduler" in app.extensions:
         return app.extensions["scheduler"]
     from webapp.db import get_engine
+    from webapp.mail.fetch import FetchOptions
     from webapp.salesforce.sync.ledger import RetryBackoff
 
     engine = get_engine(app)
@@ -283,7 +287,8 @@ def start(app, **options) -> SchedulerService | None:
                            app.config["SYNC_RETRY_MAX_SECONDS"])
     service = SchedulerService(
         engine=engine, vault=app.extensions["vault"], cache=app.extensions["cache"],
-        lock=lock_for(engine, app.instance_path), **{"backoff": backoff, **options},
+        lock=lock_for(engine, app.instance_path),
+        **{"backoff": backoff, "mail_options": FetchOptions.from_config(app.config), **options},
     )
     app.extensions["scheduler"] = service.start()
     return service

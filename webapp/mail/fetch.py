@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from webapp.analytics.facts import refresh_facts
-from webapp.clock import utcnow
+from webapp.clock import as_utc, utcnow
 from webapp.crypto import SecretUnreadable
 from webapp.mail.credentials import imap_login
 from webapp.mail.errors import MailServerError
@@ -89,6 +89,26 @@ def folders_of(mailbox: Mailbox) -> list[tuple[str, str]]:
     if mailbox.sent_folder:
         pairs.append(("sent", mailbox.sent_folder))
     return pairs
+
+
+def due_mailboxes(engine: Engine, now=None) -> list[int]:
+    """Mailboxes to fetch now: "Fetch now" pressed, or enabled and their interval passed since
+    the last fetch (or never fetched); none whose lease is held."""
+    now = now or utcnow()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Mailbox.id, Mailbox.enabled, Mailbox.fetch_requested_at, Mailbox.last_fetch_at,
+                   Mailbox.fetch_interval_minutes)
+            .where(or_(Mailbox.fetch_lease_until.is_(None), Mailbox.fetch_lease_until < now))
+            .order_by(Mailbox.id)
+        ).all()
+    due = []
+    for mailbox_id, enabled, requested, last, minutes in rows:
+        if requested is not None or (
+            enabled and (last is None or as_utc(last) + timedelta(minutes=minutes) <= now)
+        ):
+            due.append(mailbox_id)
+    return due
 
 
 def claim(engine: Engine, mailbox_id: int, lease: timedelta) -> bool:
