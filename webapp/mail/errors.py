@@ -8,7 +8,8 @@ import ssl
 from webapp.mail.tls import CertificateMismatch
 
 # kind: what failed. The settings page and the CLI show the message; tests check the kind.
-KINDS = ("lookup", "refused", "timeout", "tls", "certificate", "auth", "folder", "protocol", "connection", "secret")
+KINDS = ("lookup", "refused", "timeout", "tls", "certificate", "auth", "folder", "protocol", "connection", "secret",
+         "recipient", "sender", "message")  # the last three: a message the SMTP server would not take
 
 
 class MailServerError(Exception):

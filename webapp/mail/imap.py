@@ -206,6 +206,14 @@ class ImapSession:
         return found
 
 
+    def append(self, folder: str, data: bytes, *, flags: str = r"(\Seen)", when: datetime | None = None) -> None:
+        """Store one message in ``folder`` (a reply filed in the sent folder, already read)."""
+        stamp = imaplib.Time2Internaldate(when or datetime.now(UTC))
+        typ, answer = self._call("append", _quote(folder), flags, stamp, data)
+        if typ != "OK":
+            raise MailServerError("folder", f"The IMAP server did not store the message in {folder!r}: {_text(answer)}")
+
+
 def _internal_date(match) -> datetime | None:
     if not match:
         return None

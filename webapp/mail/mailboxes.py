@@ -54,6 +54,7 @@ class MailboxInput:
     smtp_same_as_imap: bool = True
     smtp_username: str = ""
     smtp_password: str | None = None
+    smtp_files_sent: bool = False  # the SMTP server files sent mail itself (Gmail): no IMAP copy
     fetch_interval_minutes: int | str = 2
     backfill_days: int | str = 90
     enabled: bool = True
@@ -67,6 +68,7 @@ class MailboxInput:
             inbox_folder=mailbox.inbox_folder, sent_folder=mailbox.sent_folder or "", smtp_host=mailbox.smtp_host,
             smtp_port=mailbox.smtp_port, smtp_security=mailbox.smtp_security,
             smtp_same_as_imap=mailbox.smtp_same_as_imap, smtp_username=mailbox.smtp_username or "",
+            smtp_files_sent=mailbox.smtp_files_sent,
             fetch_interval_minutes=mailbox.fetch_interval_minutes, backfill_days=mailbox.backfill_days,
             enabled=mailbox.enabled,
         )
@@ -159,6 +161,7 @@ def _apply(session: Session, vault, workspace_id: int, mailbox: Mailbox, data: M
     smtp_changed = not new and (smtp_host, smtp_port) != (mailbox.smtp_host, mailbox.smtp_port)
     mailbox.smtp_host, mailbox.smtp_port, mailbox.smtp_security = smtp_host, smtp_port, smtp_security
     mailbox.smtp_same_as_imap = bool(data.smtp_same_as_imap)
+    mailbox.smtp_files_sent = bool(data.smtp_files_sent)
     if mailbox.smtp_same_as_imap:
         mailbox.smtp_username, mailbox.smtp_password_enc = None, None
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from webapp.clock import utcnow
@@ -52,6 +52,9 @@ class Mailbox(SQLModel, table=True):
     smtp_username: str | None = Field(default=None, max_length=255)
     smtp_password_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     smtp_pinned_sha256: str | None = Field(default=None, max_length=64)
+    # True: the SMTP server files what it sends in the sent folder itself (Gmail does), so a
+    # reply is not also appended there over IMAP.
+    smtp_files_sent: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
 
     fetch_interval_minutes: int = Field(default=2)
     backfill_days: int = Field(default=90)
