@@ -167,3 +167,24 @@ def test_the_mailbox_to_send_from_defaults_to_the_one_the_conversation_came_thro
     page = agent.get(f"/inbox/{conversation_id}").get_data(as_text=True)
     assert f'<option value="{mailbox_id}" selected>' in page
     assert f'<option value="{other}">' in page
+
+
+def test_the_customers_answer_to_a_reply_joins_the_conversation_and_opens_it(
+        agent, db, dovecot, smtp_server, conversation_id, mailbox_id, fetch):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.mail.messages import raw
+
+    page = agent.get(f"/inbox/{conversation_id}").get_data(as_text=True)
+    agent.post(f"/inbox/{conversation_id}/reply", {
+        "token": token_of(page), "mailbox_id": mailbox_id, "to": CUSTOMER, "body": "It is 49 €."})
+    sent_id = _reply(db).message_id
+    with db() as session:
+        assert session.get(Conversation, conversation_id).status == "pending"
+    dovecot.append(MAILBOX_USER, raw(2, subject="Re: Pricing", in_reply_to=sent_id, message_id="<q2@client.test>",
+                                     body="Great, we take it.", when=datetime.now(UTC) + timedelta(minutes=1)))
+    assert fetch(mailbox_id).stored == 1
+    answer = _messages(db)[-1]
+    assert (answer.message_id, answer.conversation_id) == ("<q2@client.test>", conversation_id)
+    with db() as session:
+        assert session.get(Conversation, conversation_id).status == "open"
