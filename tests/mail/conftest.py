@@ -61,3 +61,13 @@ def fetch(app):
                              FetchOptions.from_config(app.config, **options), after_batch=after_batch)
 
     return run
+
+
+@pytest.fixture
+def smtp_server(dovecot):
+    """A real SMTP server (STARTTLS, AUTH against Dovecot's users) on ``.port``; what it gets is
+    in ``.received`` and delivered into Dovecot for recipients that are its users."""
+    from tests.mailservers import SmtpServer
+
+    with SmtpServer(dovecot) as server:
+        yield server
