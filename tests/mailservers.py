@@ -14,6 +14,7 @@ under /tmp where those can reach it (pytest's tmp folders are private to root).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import imaplib
@@ -328,3 +329,69 @@ service stats {{
 
 def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on a free loopback port: STARTTLS (or implicit TLS) with a
+    certificate from the same CA as Dovecot, AUTH PLAIN/LOGIN against Dovecot's users. What it
+    receives is kept in ``received`` and, for a recipient that is a Dovecot user, delivered
+    into that user's INBOX."""
+
+    def __init__(self, dovecot: Dovecot, *, implicit_tls: bool = False):
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+
+        self.dovecot = dovecot
+        self.host = HOST
+        self.port = free_port()
+        self.received: list[tuple[str, list[str], bytes]] = []
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        dovecot.cert.configure_cert(context)
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, smtp_server, session, envelope):
+                data = envelope.original_content or envelope.content
+                server.received.append((envelope.mail_from, list(envelope.rcpt_tos), data))
+                for rcpt in envelope.rcpt_tos:
+                    try:
+                        dovecot.password_of(rcpt)
+                    except KeyError:
+                        continue
+                    dovecot.deliver(rcpt, data)
+                return "250 OK"
+
+        def authenticator(smtp_server, session, envelope, mechanism, auth_data):
+            login = auth_data.login.decode() if isinstance(auth_data.login, bytes) else auth_data.login
+            password = auth_data.password.decode() if isinstance(auth_data.password, bytes) else auth_data.password
+            try:
+                return AuthResult(success=dovecot.password_of(login) == password, handled=False)
+            except KeyError:
+                return AuthResult(success=False, handled=False)
+
+        kwargs = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": True}
+        # Its own loop, closed in stop(): the Controller would leave the one it makes open.
+        self.loop = asyncio.new_event_loop()
+        if implicit_tls:
+            # aiosmtpd counts only STARTTLS as TLS, so on an implicit-TLS port it would never offer
+            # AUTH; there it is offered (and checked) without being demanded.
+            kwargs.update(auth_require_tls=False, auth_required=False)
+            self.controller = Controller(Handler(), hostname=HOST, port=self.port, ssl_context=context,
+                                         loop=self.loop, **kwargs)
+        else:
+            self.controller = Controller(Handler(), hostname=HOST, port=self.port, loop=self.loop,
+                                         tls_context=context, require_starttls=True, **kwargs)
+
+    def start(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+        self.loop.close()
+
+    def __enter__(self) -> SmtpServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -110,10 +110,13 @@ class Submission:
         common = dict(authenticator=self._authenticate, hostname=HOST, server_hostname="localhost")
         # aiosmtpd counts only STARTTLS as TLS, so the implicit-TLS listener lets AUTH through
         # without it (the socket is encrypted from the first byte) and MAIL checks the login.
+        # Loops of our own, closed in stop(): a Controller leaves the one it makes open.
+        self._loops = [asyncio.new_event_loop(), asyncio.new_event_loop()]
         self._controllers = [
             Controller(handler, port=self.port, tls_context=self.context, require_starttls=True,
-                       auth_require_tls=True, **common),
-            Controller(handler, port=self.tls_port, ssl_context=self.context, auth_require_tls=False, **common),
+                       auth_require_tls=True, loop=self._loops[0], **common),
+            Controller(handler, port=self.tls_port, ssl_context=self.context, auth_require_tls=False,
+                       loop=self._loops[1], **common),
         ]
         for controller in self._controllers:
             controller.start()
@@ -122,7 +125,9 @@ class Submission:
     def stop(self) -> None:
         for controller in self._controllers:
             controller.stop()
-        self._controllers = []
+        for loop in getattr(self, "_loops", []):
+            loop.close()
+        self._controllers, self._loops = [], []
 
     def __enter__(self) -> Submission:
         return self.start()

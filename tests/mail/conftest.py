@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
-from tests.mailservers import Dovecot
+from tests.mailservers import DOVECOT, Dovecot
 
 MAILBOX_USER = "support@acme.test"
 MAILBOX_PASSWORD = "imap-secret-1"
@@ -15,6 +18,8 @@ def dovecot(tmp_path):
     """A running Dovecot (IMAPS on ``.port``, STARTTLS on ``.starttls_port``) with one user,
     support@acme.test / imap-secret-1, and its INBOX and Sent folders; ``.ca_file`` is the CA
     that signed its certificate, ``.fingerprint`` the certificate's SHA-256."""
+    if not shutil.which(DOVECOT) and not os.environ.get("CI"):
+        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd); CI installs it")
     with Dovecot(tmp_path) as server:
         server.add_user(MAILBOX_USER, MAILBOX_PASSWORD)
         yield server
@@ -61,3 +66,13 @@ def fetch(app):
                              FetchOptions.from_config(app.config, **options), after_batch=after_batch)
 
     return run
+
+
+@pytest.fixture
+def smtp_server(dovecot):
+    """A real SMTP server (STARTTLS, AUTH against Dovecot's users) on ``.port``; what it gets is
+    in ``.received`` and delivered into Dovecot for recipients that are its users."""
+    from tests.mailservers import SmtpServer
+
+    with SmtpServer(dovecot) as server:
+        yield server
