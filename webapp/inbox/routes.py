@@ -76,7 +76,10 @@ def reply(conversation_id: int):
         abort(404)
     except replies.ReplyError as exc:
         box = replies.prefill(get_session(), current_user.workspace_id, conversation_id, current_user.id, _stale_after())
-        box.token, box.to, box.cc, box.body = data.token, data.to, data.cc, data.body
+        # Nothing was recorded: the same token may be sent again (a forged one is replaced).
+        if replies.TOKEN_RE.match(data.token or ""):
+            box.token = data.token
+        box.to, box.cc, box.body = data.to, data.cc, data.body
         box.mailbox_id = next((m.id for m in box.mailboxes if str(m.id) == str(data.mailbox_id)), box.mailbox_id)
         box.state, box.message, box.errors = "draft", None, {exc.field: str(exc)}
         if is_htmx():

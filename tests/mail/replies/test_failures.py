@@ -192,6 +192,7 @@ def test_a_crash_after_the_server_took_it_is_shown_as_unknown_and_never_resent(
 def test_bad_input_is_refused_before_anything_is_recorded(agent, db, smtp_server, conversation_id, mailbox_id,
                                                           fields, field, words):
     fields = dict(fields)
+    fields.setdefault("token", token_of(agent.get(f"/inbox/{conversation_id}").get_data(as_text=True)))
     response = _post(agent, conversation_id, fields.pop("mailbox_id", mailbox_id), **fields)
     assert response.status_code == 422
     assert response.headers["HX-Retarget"] == "#reply"
@@ -199,6 +200,9 @@ def test_bad_input_is_refused_before_anything_is_recorded(agent, db, smtp_server
     assert words in html
     if field != "token":
         assert f'id="reply-{field}-error"' in html
+        assert token_of(html) == fields["token"]  # nothing was recorded under it: it may go again
+    else:
+        assert token_of(html)  # a valid one again, so the next submit can go
     assert _count(db, Reply) == 0 and smtp_server.received == []
 
 
