@@ -69,6 +69,7 @@ def reply(conversation_id: int):
     form = request.form
     data = replies.ReplyInput(token=form.get("token", ""), mailbox_id=form.get("mailbox_id"), to=form.get("to", ""),
                               cc=form.get("cc", ""), body=form.get("body", ""))
+    get_session().commit()  # ends the sign-in check's transaction: none stays open while SMTP answers
     try:
         outcome = replies.send(get_engine(), current_app.extensions["vault"], FetchOptions.from_config(current_app.config),
                                current_user.workspace_id, current_user.id, conversation_id, data, _stale_after())
