@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import getaddresses
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -45,7 +45,7 @@ MAX_BODY = 100_000  # characters of plain text
 MAX_RECIPIENTS = 50
 NO_MAILBOX = "No mailbox to send from: an admin adds one under Settings → Mailboxes."
 
-__all__ = ["NotFound", "ReplyError", "ReplyInput", "prefill", "send"]
+__all__ = ["NotFound", "ReplyError", "ReplyInput", "notes", "prefill", "refused", "send"]
 
 
 class ReplyError(FieldError):
@@ -89,7 +89,7 @@ class Outcome:
     box: ReplyBox
     message: Message | None = None  # the new outgoing message, to show at once
     conversation: Conversation | None = None
-    status: int = 200
+    message_count: int = 0
 
 
 def new_token() -> str:
@@ -202,6 +202,19 @@ def prefill(session: Session, workspace_id: int, conversation_id: int, user_id: 
                        "Check the mailbox's Sent folder before sending it again.")
     else:
         box.state, box.message = "sending", "Your last reply is still being sent."
+    return box
+
+
+def refused(session: Session, workspace_id: int, conversation_id: int, user_id: int, data: ReplyInput,
+            error: ReplyError, stale_after: timedelta) -> ReplyBox:
+    """The box again with what was typed and what to correct. Nothing was recorded under the
+    token, so it may be sent again (a forged one is replaced)."""
+    box = prefill(session, workspace_id, conversation_id, user_id, stale_after)
+    if TOKEN_RE.match(data.token or ""):
+        box.token = data.token
+    box.to, box.cc, box.body = data.to, data.cc, data.body
+    box.mailbox_id = next((m.id for m in box.mailboxes if str(m.id) == str(data.mailbox_id)), box.mailbox_id)
+    box.state, box.message, box.errors = "draft", None, {error.field: str(error)}
     return box
 
 
@@ -338,7 +351,12 @@ def send(engine: Engine, vault, options: FetchOptions, workspace_id: int, user_i
         fresh = prefill(session, workspace_id, conversation_id, user_id, stale_after)
         fresh.state = "sent"
         fresh.message = _sent_note(reply, refused)
-        return Outcome(fresh, message=session.get(Message, row), conversation=conversation)
+        return Outcome(fresh, message=session.get(Message, row), conversation=conversation,
+                       message_count=_count(session, conversation_id))
+
+
+def _count(session: Session, conversation_id: int) -> int:
+    return session.execute(select(func.count()).where(Message.conversation_id == conversation_id)).scalar_one()
 
 
 def _by_token(session: Session, workspace_id: int, token: str) -> Reply | None:
@@ -365,7 +383,7 @@ def _again(session: Session, earlier: Reply, stale_after: timedelta) -> Outcome:
         box.message = "This reply did not finish sending: it may have gone out. Check the Sent folder before sending it again."
     else:
         box.state, box.message = "sending", "This reply is being sent already; it is sent once."
-    return Outcome(box, conversation=conversation)
+    return Outcome(box, conversation=conversation, message_count=_count(session, earlier.conversation_id))
 
 
 def _failed(engine: Engine, reply: Reply, mailbox: Mailbox, exc: MailServerError) -> Outcome:
@@ -376,7 +394,8 @@ def _failed(engine: Engine, reply: Reply, mailbox: Mailbox, exc: MailServerError
         box = prefill(session, reply.workspace_id, reply.conversation_id, reply.user_id, timedelta(days=1))
         _keep(box, reply)
         box.state, box.message = "failed", f"Not sent: {exc.message}"
-        return Outcome(box, conversation=session.get(Conversation, reply.conversation_id))
+        return Outcome(box, conversation=session.get(Conversation, reply.conversation_id),
+                       message_count=_count(session, reply.conversation_id))
 
 
 def _record_sent(engine: Engine, reply: Reply, mailbox: Mailbox, outgoing: mail.Outgoing, data: bytes,

@@ -76,13 +76,8 @@ def reply(conversation_id: int):
     except NotFound:
         abort(404)
     except replies.ReplyError as exc:
-        box = replies.prefill(get_session(), current_user.workspace_id, conversation_id, current_user.id, _stale_after())
-        # Nothing was recorded: the same token may be sent again (a forged one is replaced).
-        if replies.TOKEN_RE.match(data.token or ""):
-            box.token = data.token
-        box.to, box.cc, box.body = data.to, data.cc, data.body
-        box.mailbox_id = next((m.id for m in box.mailboxes if str(m.id) == str(data.mailbox_id)), box.mailbox_id)
-        box.state, box.message, box.errors = "draft", None, {exc.field: str(exc)}
+        box = replies.refused(get_session(), current_user.workspace_id, conversation_id, current_user.id, data, exc,
+                              _stale_after())
         if is_htmx():
             response = current_app.make_response((render_template("partials/inbox/_reply.html", box=box), 422))
             response.headers["HX-Retarget"] = "#reply"
@@ -90,9 +85,8 @@ def reply(conversation_id: int):
         view = services.get_conversation(get_session(), current_user.workspace_id, conversation_id)
         return _conversation_page(view, box, 422)
     if is_htmx():
-        count = services.message_count(get_session(), outcome.box.conversation_id)
         return render_template("partials/inbox/_reply_result.html", box=outcome.box, new_message=outcome.message,
-                               conversation=outcome.conversation, message_count=count, reply_notes={})
+                               conversation=outcome.conversation, message_count=outcome.message_count, reply_notes={})
     if outcome.box.state == "sent" and outcome.message is not None:
         flash(outcome.box.message, "success")
         return redirect(url_for("inbox.conversation", conversation_id=conversation_id) + f"#message-{outcome.message.id}")

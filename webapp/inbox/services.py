@@ -165,7 +165,3 @@ def set_status(session: Session, workspace_id: int, conversation_id: int, status
 
 def conversation_of(session: Session, workspace_id: int, message_id: int) -> int:
     return owned(session, Message, workspace_id, message_id).conversation_id
-
-
-def message_count(session: Session, conversation_id: int) -> int:
-    return session.execute(select(func.count()).where(Message.conversation_id == conversation_id)).scalar_one()
