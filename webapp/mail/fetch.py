@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 BATCH_MESSAGES = 200
 BATCH_BYTES = 16 * 1024 * 1024  # downloaded per batch at most (one bigger message goes alone)
-LEASE = timedelta(minutes=10)
+LEASE = timedelta(minutes=5)  # renewed after every batch; a fetch whose process died frees it by then
 CONCURRENT = "Another import or fetch stored some of the same messages at the same time; the batch is read again next time."
 SECRET = "The mailbox's password cannot be decrypted with the configured ENCRYPTION_KEYS; enter it again."
 
