@@ -343,3 +343,29 @@ def test_rotating_the_encryption_key_re_encrypts_mailbox_passwords(app_config, d
     for app in (before, both, after):
         app.extensions["salesforce_lookups"].shutdown(wait=True)
     get_engine(after).dispose()
+
+
+def test_a_fetch_killed_mid_way_resumes_after_its_lease_with_nothing_lost_or_twice(
+        app, app_config, db, dovecot, workspace_id, make_mailbox, fetch):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for n in range(1, 10):
+        dovecot.deliver(MAILBOX_USER, raw(n))
+    mailbox_id = make_mailbox(workspace_id, sent_folder="")
+    child = Path(__file__).with_name("child_fetch.py")
+    root = Path(__file__).resolve().parents[2]
+    config = {**app_config, "SECRET_KEY": app.config["SECRET_KEY"]}
+    done = subprocess.run([sys.executable, str(child), json.dumps(config), str(mailbox_id), "2"], cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, timeout=120)
+    assert done.returncode == -9, done.stderr.decode()[-2000:]
+    assert _count(db) == 4
+    # Its lease is still held: no second fetch runs beside a live one.
+    assert fetch(mailbox_id).status == "busy"
+    with db() as session:  # ... until it runs out (as it does LEASE after the last batch)
+        session.get(Mailbox, mailbox_id).fetch_lease_until = NOW - timedelta(seconds=1)
+    result = fetch(mailbox_id, batch_messages=2)
+    assert result.status == "done" and result.stored == 5
+    assert [m.message_id for m in _messages(db)] == [f"<m{n}@client.test>" for n in range(1, 10)]
