@@ -369,3 +369,25 @@ def test_a_fetch_killed_mid_way_resumes_after_its_lease_with_nothing_lost_or_twi
     result = fetch(mailbox_id, batch_messages=2)
     assert result.status == "done" and result.stored == 5
     assert [m.message_id for m in _messages(db)] == [f"<m{n}@client.test>" for n in range(1, 10)]
+
+
+def test_a_connection_cut_in_the_middle_of_a_batch_download_loses_that_batch_only(
+        db, dovecot, workspace_id, make_mailbox, fetch):
+    from tests.mailservers import CuttingProxy
+
+    body = ("All work and no play. " * 4000)  # about 90 KB per message
+    for n in range(1, 8):
+        dovecot.deliver(MAILBOX_USER, raw(n, body=body))
+    # Batches of two messages (about 180 KB of bodies each); the network fails about 270 KB
+    # into the server's answers: in the middle of the second batch's download.
+    with CuttingProxy(dovecot.host, dovecot.port, cut_after=270_000) as proxy:
+        mailbox_id = make_mailbox(workspace_id, sent_folder="", imap_port=proxy.port)
+        result = fetch(mailbox_id, batch_messages=2)
+        assert proxy.cuts == 1
+        assert result.status == "failed" and result.error.kind == "connection", result.error
+        assert result.stored == 2 and _count(db) == 2
+        assert _folder(db, mailbox_id).last_uid == 2
+        proxy.cut_after = None
+        result = fetch(mailbox_id, batch_messages=2)
+    assert result.status == "done" and result.stored == 5
+    assert [m.message_id for m in _messages(db)] == [f"<m{n}@client.test>" for n in range(1, 8)]
