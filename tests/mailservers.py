@@ -395,3 +395,81 @@ class SmtpServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class CuttingProxy:
+    """A TCP relay in front of a server that drops the connection once the server has sent
+    ``cut_after`` bytes through it: a network that fails in the middle of a response, at a
+    chosen byte. TLS runs end to end through it (it only relays bytes)."""
+
+    def __init__(self, host: str, port: int, cut_after: int | None = None):
+        import threading
+
+        self.upstream = (host, port)
+        self.cut_after = cut_after
+        self.cuts = 0
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((HOST, 0))
+        self.listener.listen()
+        self.host, self.port = HOST, self.listener.getsockname()[1]
+        self._threads: list = []
+        self._open: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            self._open += [client, server]
+            budget = [self.cut_after]
+            for source, target, counted in ((client, server, False), (server, client, True)):
+                thread = threading.Thread(target=self._pipe, args=(source, target, counted, budget, client, server),
+                                          daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def _pipe(self, source, target, counted, budget, client, server) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                if counted and budget[0] is not None:
+                    if len(data) >= budget[0]:
+                        target.sendall(data[: budget[0]])
+                        self.cuts += 1
+                        break
+                    budget[0] -= len(data)
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (client, server):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.listener.close()
+        for sock in self._open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(5)
+        for sock in self._open:
+            sock.close()
+        self._accepting.join(5)
+
+    def __enter__(self) -> CuttingProxy:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

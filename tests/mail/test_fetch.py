@@ -282,3 +282,112 @@ def test_starttls_mailbox_fetches(db, dovecot, workspace_id, make_mailbox, fetch
     with db() as session:
         session.get(Mailbox, mailbox_id).imap_port = dovecot.starttls_port
     assert fetch(mailbox_id).stored == 1
+
+
+def test_search_is_asked_in_uid_ranges(db, dovecot, workspace_id, make_mailbox, fetch, monkeypatch):
+    from webapp.mail import imap
+
+    monkeypatch.setattr(imap, "SEARCH_RANGE", 2)  # 7 messages: four SEARCH commands, same result
+    for n in range(1, 8):
+        dovecot.deliver(MAILBOX_USER, raw(n))
+    mailbox_id = make_mailbox(workspace_id, sent_folder="")
+    assert fetch(mailbox_id).stored == 7
+    dovecot.deliver(MAILBOX_USER, raw(8))
+    assert fetch(mailbox_id).stored == 1
+    assert _count(db) == 8
+
+
+def test_a_mailbox_removed_during_its_fetch_keeps_what_was_stored(db, dovecot, workspace_id, make_mailbox, fetch):
+    from webapp.mail import mailboxes
+
+    for n in range(1, 5):
+        dovecot.deliver(MAILBOX_USER, raw(n))
+    mailbox_id = make_mailbox(workspace_id, sent_folder="")
+
+    def remove(state):
+        with db() as session:
+            mailboxes.delete(session, workspace_id, mailbox_id)
+
+    result = fetch(mailbox_id, batch_messages=2, after_batch=remove)
+    assert result.status == "missing"
+    assert _count(db) == 2  # the first batch, committed before the removal
+    assert _count(db, Mailbox) == 0 and _count(db, MailboxFolder) == 0
+
+
+def test_rotating_the_encryption_key_re_encrypts_mailbox_passwords(app_config, dovecot, make_user):
+    from cryptography.fernet import Fernet
+
+    from webapp import create_app
+    from webapp.db import get_engine, session_scope
+    from webapp.mail.mailboxes import MailboxInput, create
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    before = create_app({**app_config, "ENCRYPTION_KEYS": old})
+    with session_scope(get_engine(before)) as session:
+        from webapp.auth.services import get_or_create_workspace
+
+        workspace, _ = get_or_create_workspace(session, "Acme")
+        create(session, before.extensions["vault"], workspace.id, MailboxInput(
+            address=MAILBOX_USER, imap_host=dovecot.host, imap_password="imap-pw", smtp_host=dovecot.host,
+            smtp_same_as_imap=False, smtp_username="relay", smtp_password="smtp-pw"))
+    get_engine(before).dispose()
+    both = create_app({**app_config, "ENCRYPTION_KEYS": f"{new},{old}"})
+    result = both.test_cli_runner().invoke(args=["rotate-encryption-key"])
+    assert result.exit_code == 0, result.output
+    get_engine(both).dispose()
+    after = create_app({**app_config, "ENCRYPTION_KEYS": new})
+    with session_scope(get_engine(after)) as session:
+        mailbox = session.execute(select(Mailbox)).scalar_one()
+        vault = after.extensions["vault"]
+        assert (vault.decrypt(mailbox.imap_password_enc), vault.decrypt(mailbox.smtp_password_enc)) == ("imap-pw", "smtp-pw")
+    for app in (before, both, after):
+        app.extensions["salesforce_lookups"].shutdown(wait=True)
+    get_engine(after).dispose()
+
+
+def test_a_fetch_killed_mid_way_resumes_after_its_lease_with_nothing_lost_or_twice(
+        app, app_config, db, dovecot, workspace_id, make_mailbox, fetch):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for n in range(1, 10):
+        dovecot.deliver(MAILBOX_USER, raw(n))
+    mailbox_id = make_mailbox(workspace_id, sent_folder="")
+    child = Path(__file__).with_name("child_fetch.py")
+    root = Path(__file__).resolve().parents[2]
+    config = {**app_config, "SECRET_KEY": app.config["SECRET_KEY"]}
+    done = subprocess.run([sys.executable, str(child), json.dumps(config), str(mailbox_id), "2"], cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, timeout=120)
+    assert done.returncode == -9, done.stderr.decode()[-2000:]
+    assert _count(db) == 4
+    # Its lease is still held: no second fetch runs beside a live one.
+    assert fetch(mailbox_id).status == "busy"
+    with db() as session:  # ... until it runs out (as it does LEASE after the last batch)
+        session.get(Mailbox, mailbox_id).fetch_lease_until = NOW - timedelta(seconds=1)
+    result = fetch(mailbox_id, batch_messages=2)
+    assert result.status == "done" and result.stored == 5
+    assert [m.message_id for m in _messages(db)] == [f"<m{n}@client.test>" for n in range(1, 10)]
+
+
+def test_a_connection_cut_in_the_middle_of_a_batch_download_loses_that_batch_only(
+        db, dovecot, workspace_id, make_mailbox, fetch):
+    from tests.mailservers import CuttingProxy
+
+    body = ("All work and no play. " * 4000)  # about 90 KB per message
+    for n in range(1, 8):
+        dovecot.deliver(MAILBOX_USER, raw(n, body=body))
+    # Batches of two messages (about 180 KB of bodies each); the network fails about 270 KB
+    # into the server's answers: in the middle of the second batch's download.
+    with CuttingProxy(dovecot.host, dovecot.port, cut_after=270_000) as proxy:
+        mailbox_id = make_mailbox(workspace_id, sent_folder="", imap_port=proxy.port)
+        result = fetch(mailbox_id, batch_messages=2)
+        assert proxy.cuts == 1
+        assert result.status == "failed" and result.error.kind == "connection", result.error
+        assert result.stored == 2 and _count(db) == 2
+        assert _folder(db, mailbox_id).last_uid == 2
+        proxy.cut_after = None
+        result = fetch(mailbox_id, batch_messages=2)
+    assert result.status == "done" and result.stored == 5
+    assert [m.message_id for m in _messages(db)] == [f"<m{n}@client.test>" for n in range(1, 8)]

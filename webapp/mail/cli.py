@@ -149,10 +149,13 @@ def fetch(workspace, address):
                            FetchOptions.from_config(current_app.config))
     if result.status == "busy":
         raise click.ClickException(f"{address} is being fetched right now (by the scheduler); try again shortly.")
+    if result.status == "missing":
+        raise click.ClickException(f"{address} was removed during the fetch; {result.stored} messages were stored.")
+    if result.error is not None:
+        click.echo(f"Stored {result.stored:,} messages before it stopped; the next fetch goes on from there.")
+        raise click.ClickException(str(result.error))
     for line in summary_lines(result.summary):
         click.echo(line)
-    if result.error is not None:
-        raise click.ClickException(str(result.error))
 
 
 @mailbox.command("remove")

@@ -31,3 +31,17 @@ def smtp_login(mailbox: Mailbox, vault) -> Login:
     if mailbox.smtp_same_as_imap:
         return imap_login(mailbox, vault)
     return Login(mailbox.smtp_username or "", vault.decrypt(mailbox.smtp_password_enc) or "")
+
+
+def rotate_secrets(session, vault) -> int:
+    """Re-encrypt every mailbox password under the newest key; returns how many rows changed."""
+    from sqlalchemy import select
+
+    rows = 0
+    for mailbox in session.execute(select(Mailbox)).scalars():
+        mailbox.imap_password_enc = vault.rotate(mailbox.imap_password_enc)
+        mailbox.smtp_password_enc = vault.rotate(mailbox.smtp_password_enc)
+        session.add(mailbox)
+        rows += 1
+    session.flush()
+    return rows

@@ -25,6 +25,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from webapp.analytics.facts import refresh_facts
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 BATCH_MESSAGES = 200
 BATCH_BYTES = 16 * 1024 * 1024  # downloaded per batch at most (one bigger message goes alone)
-LEASE = timedelta(minutes=10)
+LEASE = timedelta(minutes=5)  # renewed after every batch; a fetch whose process died frees it by then
 CONCURRENT = "Another import or fetch stored some of the same messages at the same time; the batch is read again next time."
 SECRET = "The mailbox's password cannot be decrypted with the configured ENCRYPTION_KEYS; enter it again."
 
@@ -68,10 +69,7 @@ class FetchResult:
     status: str  # "done" | "failed" | "busy" | "missing"
     summary: ImportSummary = field(default_factory=ImportSummary)
     error: MailServerError | None = None
-
-    @property
-    def stored(self) -> int:
-        return self.summary.imported
+    stored: int = 0  # messages stored in committed batches
 
 
 # after_batch(folder_state): called after each committed batch (progress, and tests' faults).
@@ -131,9 +129,14 @@ def fetch_mailbox(engine: Engine, vault, mailbox_id: int, options: FetchOptions 
             exists = session.get(Mailbox, mailbox_id) is not None
         return FetchResult(mailbox_id, "busy" if exists else "missing")
     result = FetchResult(mailbox_id, "done")
+    workspace_id = None
     try:
         with Session(engine, expire_on_commit=False) as session:
             mailbox = session.get(Mailbox, mailbox_id)
+            if mailbox is None:  # removed since it was claimed
+                result.status = "missing"
+                return result
+            workspace_id = mailbox.workspace_id
             result.summary.source = mailbox.address
             try:
                 login = imap_login(mailbox, vault)
@@ -141,21 +144,21 @@ def fetch_mailbox(engine: Engine, vault, mailbox_id: int, options: FetchOptions 
                 raise MailServerError("secret", SECRET) from exc
             with ImapSession(endpoint_for(mailbox, options), login.username, login.password) as imap:
                 for role, name in folders_of(mailbox):
-                    _Folder(session, mailbox, role, name, imap, options, result.summary, after_batch).run()
+                    _Folder(session, mailbox, role, name, imap, options, result, after_batch).run()
+    except (MailboxRemoved, StaleDataError):
+        result.status = "missing"  # removed during the fetch: nothing to record the outcome on
     except MailServerError as exc:
         result.status, result.error = "failed", exc
     except IntegrityError:
         result.status, result.error = "failed", MailServerError("protocol", CONCURRENT)
     finally:
-        _finish(engine, mailbox_id, result, options)
+        # Always, so the lease never outlives this fetch (whatever stopped it).
+        if result.status != "missing":
+            _finish(engine, mailbox_id, result, options)
     if result.stored:
-        refresh_facts(engine, result_workspace(engine, mailbox_id))
+        # Committed batches stay, even when the mailbox was removed during the fetch.
+        refresh_facts(engine, workspace_id)
     return result
-
-
-def result_workspace(engine: Engine, mailbox_id: int) -> int:
-    with engine.connect() as conn:
-        return conn.execute(select(Mailbox.workspace_id).where(Mailbox.id == mailbox_id)).scalar_one()
 
 
 def _finish(engine: Engine, mailbox_id: int, result: FetchResult, options: FetchOptions) -> None:
@@ -170,11 +173,16 @@ def _finish(engine: Engine, mailbox_id: int, result: FetchResult, options: Fetch
         conn.execute(update(Mailbox).where(Mailbox.id == mailbox_id).values(**values))
 
 
+class MailboxRemoved(Exception):
+    """The mailbox was removed while it was being fetched."""
+
+
 class _Folder:
     def __init__(self, session: Session, mailbox: Mailbox, role: str, name: str, imap: ImapSession,
-                 options: FetchOptions, summary: ImportSummary, after_batch: AfterBatch | None):
+                 options: FetchOptions, result: FetchResult, after_batch: AfterBatch | None):
         self.session, self.mailbox, self.role, self.name = session, mailbox, role, name
-        self.imap, self.options, self.summary, self.after_batch = imap, options, summary, after_batch
+        self.imap, self.options, self.after_batch = imap, options, after_batch
+        self.result, self.summary = result, result.summary
         self.direction = "out" if role == "sent" else None  # the sent folder holds our own mail
 
     def _state(self) -> MailboxFolder:
@@ -189,7 +197,7 @@ class _Folder:
 
     def run(self) -> None:
         state = self._state()
-        uidvalidity = self.imap.examine(self.name)
+        uidvalidity, self.uidnext = self.imap.examine(self.name)
         if state.uidvalidity != uidvalidity or state.name != self.name:
             if state.uidvalidity is not None:
                 log.info("mailbox folder renumbered; reading it again",
@@ -199,18 +207,20 @@ class _Folder:
         if state.state == "new":
             if self.mailbox.backfill_days == 0:
                 # No backfill: only mail that arrives from now on.
-                existing = self.imap.search_uids(0)
-                state.last_uid = max(existing, default=0)
+                if self.uidnext:
+                    state.last_uid = self.uidnext - 1
+                else:
+                    state.last_uid = max(self.imap.search_uids(0), default=0)
                 state.state, state.to_read, state.done = "current", 0, 0
                 uids: list[int] = []
             else:
-                uids = self.imap.search_uids(0, since)
+                uids = self.imap.search_uids(0, since, uidnext=self.uidnext)
                 state.state, state.to_read, state.done = "backfill", len(uids), 0
         elif state.state == "backfill":
-            uids = self.imap.search_uids(state.last_uid, since)
+            uids = self.imap.search_uids(state.last_uid, since, uidnext=self.uidnext)
             state.to_read = state.done + len(uids)
         else:
-            uids = self.imap.search_uids(state.last_uid)
+            uids = self.imap.search_uids(state.last_uid, uidnext=self.uidnext)
             state.to_read, state.done = len(uids), 0
         state.updated_at = utcnow()
         self.session.commit()
@@ -242,6 +252,12 @@ class _Folder:
     def _batch(self, state: MailboxFolder, group) -> None:
         uids, known = group
         limits = self.options.limits
+        # The lease moves with the work, so a long backfill keeps its claim; a mailbox removed
+        # meanwhile stops the fetch here, before anything more is written.
+        renewed = self.session.execute(update(Mailbox).where(Mailbox.id == self.mailbox.id)
+                                       .values(fetch_lease_until=utcnow() + self.options.lease)).rowcount
+        if not renewed:
+            raise MailboxRemoved(self.mailbox.id)
         wanted = [uid for uid in uids if uid in known and known[uid].size <= limits.message_bytes]
         bodies = self.imap.bodies(wanted)
         before_stored = self.summary.imported
@@ -266,16 +282,15 @@ class _Folder:
                           limits=limits, summary=self.summary)
         state.last_uid = max(uids)
         state.done += len(uids)
-        state.stored += self.summary.imported - before_stored
+        stored = self.summary.imported - before_stored
+        state.stored += stored
         skips = _real_skips(self.summary) - before_skips
         if skips:
             state.skipped += skips
             state.last_skip = _last_reason(self.summary)
         state.updated_at = utcnow()
-        # The lease moves with the work, so a long backfill keeps its claim.
-        self.session.execute(update(Mailbox).where(Mailbox.id == self.mailbox.id)
-                             .values(fetch_lease_until=utcnow() + self.options.lease))
         self.session.commit()
+        self.result.stored += stored
         if self.after_batch is not None:
             self.after_batch(state)
 

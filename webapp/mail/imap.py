@@ -15,9 +15,11 @@ from datetime import UTC, date, datetime
 from webapp.mail.errors import MailServerError, describe
 from webapp.mail.tls import check_pin, client_context, peer_fingerprint
 
-# imaplib refuses a response line longer than this; a 50 MB message is one literal, which is
-# read by length, not as a line, so the default (10 000) only trips on huge header lines.
+# imaplib refuses a response line longer than this (its default, 10,000, is one SEARCH answer of
+# about 1,500 UIDs). Messages come as literals, read by length, not as lines; SEARCH is asked in
+# ranges of SEARCH_RANGE UIDs, whose answer stays well under this.
 imaplib._MAXLINE = 1_000_000
+SEARCH_RANGE = 20_000
 
 _UIDVALIDITY_RE = re.compile(rb"UIDVALIDITY (\d+)")
 _FETCH_RE = re.compile(rb"UID (\d+)")
@@ -139,15 +141,16 @@ class ImapSession:
             raise self._fail(exc) from exc
         return typ, data
 
-    def examine(self, folder: str) -> int:
-        """Open ``folder`` read-only (nothing is marked read); returns its UIDVALIDITY."""
+    def examine(self, folder: str) -> tuple[int, int | None]:
+        """Open ``folder`` read-only (nothing is marked read); returns its UIDVALIDITY and
+        UIDNEXT (None when the server does not say)."""
         typ, data = self._call("select", _quote(folder), True)
         if typ != "OK":
             raise MailServerError("folder", f"Folder missing: the IMAP server has no folder {folder!r} ({_text(data)}).")
-        for line in self.client.response("UIDVALIDITY")[1] or []:
-            if line:
-                return int(line)
-        raise MailServerError("protocol", f"The IMAP server sent no UIDVALIDITY for {folder!r}.")
+        uidvalidity = _first_int(self.client.response("UIDVALIDITY")[1])
+        if uidvalidity is None:
+            raise MailServerError("protocol", f"The IMAP server sent no UIDVALIDITY for {folder!r}.")
+        return uidvalidity, _first_int(self.client.response("UIDNEXT")[1])
 
     def folders(self) -> list[str]:
         typ, data = self._call("list")
@@ -159,17 +162,28 @@ class ImapSession:
                     names.append(match.group(1).strip().strip(b'"').decode(errors="replace"))
         return names
 
-    def search_uids(self, after_uid: int, since: date | None = None) -> list[int]:
-        """UIDs above ``after_uid`` (and, given ``since``, of mail that arrived on or after it)."""
-        criteria = [f"UID {after_uid + 1}:*"]
-        if since is not None:
-            criteria.append("SINCE " + since.strftime("%d-%b-%Y"))
-        typ, data = self._call("uid", "SEARCH", *criteria)
-        if typ != "OK":
-            raise MailServerError("protocol", f"The IMAP server refused SEARCH: {_text(data)}")
-        uids = sorted({int(n) for n in b" ".join(d for d in data if d).split()})
+    def search_uids(self, after_uid: int, since: date | None = None, *, uidnext: int | None = None) -> list[int]:
+        """UIDs above ``after_uid`` (and, given ``since``, of mail that arrived on or after it).
+        Asked in UID ranges (up to UIDNEXT, then the rest), so no answer is one huge line."""
+        ranges = []
+        low = after_uid + 1
+        if uidnext is not None:
+            while low < uidnext:
+                high = min(low + SEARCH_RANGE - 1, uidnext - 1)
+                ranges.append(f"{low}:{high}")
+                low = high + 1
+        ranges.append(f"{low}:*")
+        uids: set[int] = set()
+        for uid_range in ranges:
+            criteria = [f"UID {uid_range}"]
+            if since is not None:
+                criteria.append("SINCE " + since.strftime("%d-%b-%Y"))
+            typ, data = self._call("uid", "SEARCH", *criteria)
+            if typ != "OK":
+                raise MailServerError("protocol", f"The IMAP server refused SEARCH: {_text(data)}")
+            uids.update(int(n) for n in b" ".join(d for d in data if d).split())
         # "n:*" always includes the newest message, even when its UID is below n.
-        return [uid for uid in uids if uid > after_uid]
+        return sorted(uid for uid in uids if uid > after_uid)
 
     def envelopes(self, uids: list[int]) -> list[Envelope]:
         """Size and arrival date of each, so big messages are skipped before download."""
@@ -205,13 +219,22 @@ class ImapSession:
             found = dict(zip(uids, literals))
         return found
 
-
     def append(self, folder: str, data: bytes, *, flags: str = r"(\Seen)", when: datetime | None = None) -> None:
         """Store one message in ``folder`` (a reply filed in the sent folder, already read)."""
         stamp = imaplib.Time2Internaldate(when or datetime.now(UTC))
         typ, answer = self._call("append", _quote(folder), flags, stamp, data)
         if typ != "OK":
             raise MailServerError("folder", f"The IMAP server did not store the message in {folder!r}: {_text(answer)}")
+
+
+def _first_int(values) -> int | None:
+    for value in values or []:
+        if value:
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 def _internal_date(match) -> datetime | None:
