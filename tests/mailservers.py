@@ -180,17 +180,21 @@ service stats {{
         return True
 
     def stop(self) -> None:
-        """A clean shutdown (SIGTERM); connections open now are dropped."""
+        """Shut down (SIGTERM); connections open now are dropped. Dovecot's master can take
+        seconds to wind its helpers down, so whatever is left after a second is killed."""
         if self.process is None:
             return
+        pid = self.process.pid
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.kill()
-        self._reap_group()
+            os.kill(pid, signal.SIGTERM)  # the master stops its children itself
+        if not self._reap_group(pid, 1.0):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        self.process.wait(10)
+        self._reap_group(pid)
         self.process = None
+        with contextlib.suppress(FileNotFoundError):
+            (self.folder / "run" / "master.pid").unlink()
 
     def kill(self) -> None:
         """The server dies at once (SIGKILL to it and all its children)."""
@@ -199,20 +203,22 @@ service stats {{
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
-        self._reap_group()
+        self._reap_group(self.process.pid)
         self.process = None
         # A killed master leaves its pid file; the next start must not take it for a live one.
         with contextlib.suppress(FileNotFoundError):
             (self.folder / "run" / "master.pid").unlink()
 
-    def _reap_group(self) -> None:
-        deadline = time.monotonic() + 10
+    def _reap_group(self, pid: int, seconds: float = 10.0) -> bool:
+        """Wait until no process of the server's group is left; False if some still are."""
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            try:
-                os.killpg(self.process.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
+            if self.process is not None:
+                self.process.poll()  # reap the master, or it stays in the group as a zombie
+            if not _group_alive(pid):
+                return True
+            time.sleep(0.02)
+        return False
 
     def restart(self) -> None:
         self.stop()
@@ -325,6 +331,22 @@ service stats {{
             client.create(_quote(folder))
         for data in messages:
             self.append(user, data, folder)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs. Zombies do not count: a dead helper whose
+    master died is reparented to PID 1, which may take seconds to reap it."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def _quote(folder: str) -> str:
