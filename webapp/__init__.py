@@ -48,6 +48,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     from webapp.health import bp as health_bp
     from webapp.inbox.routes import bp as inbox_bp
     from webapp.integrations.routes import bp as integrations_bp
+    from webapp.mail.routes import bp as mailboxes_bp
     from webapp.mailimport.routes import bp as mailimport_bp
     from webapp.settings.routes import bp as settings_bp
     from webapp.sync.routes import bp as sync_bp
@@ -65,6 +66,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(integrations_bp)
     app.register_blueprint(sync_bp)
     app.register_blueprint(mailimport_bp)
+    app.register_blueprint(mailboxes_bp)
 
     from webapp.cli import register_commands
 

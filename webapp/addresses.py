@@ -59,12 +59,14 @@ class OwnAddresses:
 
 
 def people_addresses(session: Session, workspace_id: int) -> set[str]:
-    """The addresses the workspace's people send from: its users' (and, once live mail has
-    them, its mailboxes': add their query here)."""
-    from webapp.models import User
+    """The addresses the workspace's people send from: its users' and its mailboxes'."""
+    from sqlalchemy import union
 
-    return {e.strip().lower() for e in session.execute(
-        select(User.email).where(User.workspace_id == workspace_id)).scalars() if e}
+    from webapp.models import Mailbox, User
+
+    query = union(select(User.email).where(User.workspace_id == workspace_id),
+                  select(Mailbox.address).where(Mailbox.workspace_id == workspace_id))
+    return {e.strip().lower() for e in session.execute(query).scalars() if e}
 
 
 def own_addresses(session: Session, workspace_id: int) -> OwnAddresses:

@@ -115,6 +115,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAIL_IMPORT_MAX_UNPACKED_BYTES": _positive(env, "MAIL_IMPORT_MAX_UNPACKED_BYTES", 2 * 1024**3),
         "MAIL_IMPORT_MAX_MESSAGE_BYTES": _positive(env, "MAIL_IMPORT_MAX_MESSAGE_BYTES", 25 * 1024**2),
         "MAIL_IMPORT_MAX_ADDRESSES_PER_HEADER": _positive(env, "MAIL_IMPORT_MAX_ADDRESSES_PER_HEADER", 1000, "addresses"),
+        # Mail servers' certificates are verified against the system's CAs and, when set, the
+        # CAs in this PEM file (a company's own CA). A self-signed server is pinned per mailbox.
+        "MAIL_CA_FILE": env.get("MAIL_CA_FILE", "") or None,
+        # Seconds an IMAP or SMTP server may take to answer before it counts as down.
+        "MAIL_TIMEOUT_SECONDS": _number(env.get("MAIL_TIMEOUT_SECONDS"), 30, "MAIL_TIMEOUT_SECONDS", "seconds", minimum=1),
         "TESTING": False,
     }
     if overrides:

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from webapp.analytics.facts import catch_up as catch_up_facts
 from webapp.clock import utcnow
+from webapp.mail.fetch import FetchOptions, due_mailboxes, fetch_mailbox
 from webapp.models import SalesforceConnection, SyncRun
 from webapp.salesforce.sync import ledger
 from webapp.sync import purged
@@ -109,3 +110,27 @@ def notify_admins(service) -> None:
     from webapp.notify.incidents import check
 
     check(service.engine, service.vault, service.base_url)
+
+
+def fetch_mailboxes(service) -> None:
+    """Fetch every mailbox that is due (its interval passed, or "Fetch now" was pressed), each
+    in the runs pool; a mailbox already being fetched here is left to that fetch."""
+    if not service.may_act():
+        return
+    for mailbox_id in due_mailboxes(service.engine):
+        key = ("mailbox", mailbox_id)
+        with service._guard:
+            if key in service.in_flight or service.runs is None or not service.may_act():
+                continue
+            service.in_flight.add(key)
+            service.runs.submit(_fetch, service, mailbox_id)
+
+
+def _fetch(service, mailbox_id: int) -> None:
+    try:
+        fetch_mailbox(service.engine, service.vault, mailbox_id, service.mail_options or FetchOptions())
+    except Exception:
+        log.exception("mailbox fetch crashed", extra={"mailbox": mailbox_id})
+    finally:
+        with service._guard:
+            service.in_flight.discard(("mailbox", mailbox_id))

@@ -54,6 +54,8 @@ def job_specs(poll_seconds: float, plan_seconds: float) -> tuple[JobSpec, ...]:
         JobSpec("run-queued-syncs", "webapp.jobs:run_queued_syncs", poll_seconds),
         JobSpec("plan-scheduled-syncs", "webapp.jobs:plan_scheduled_syncs", plan_seconds),
         JobSpec("notify-admins", "webapp.jobs:notify_admins", plan_seconds),
+        # Due mailboxes (each on its own interval) and "Fetch now" clicks, picked up as fast as syncs.
+        JobSpec("fetch-mailboxes", "webapp.jobs:fetch_mailboxes", poll_seconds),
     )
 
 
@@ -173,6 +175,7 @@ class SchedulerService:
     max_parallel_runs: int = 4
     backoff: object = None  # webapp.salesforce.sync.ledger.RetryBackoff for interrupted runs
     base_url: str = ""  # PUBLIC_BASE_URL, for the links in admins' notices
+    mail_options: object = None  # webapp.mail.fetch.FetchOptions for mailbox fetches
     scheduler: BackgroundScheduler | None = None
     runs: ThreadPoolExecutor | None = None
     in_flight: set = field(default_factory=set)
@@ -278,6 +281,7 @@ def start(app, **options) -> SchedulerService | None:
     if "scheduler" in app.extensions:
         return app.extensions["scheduler"]
     from webapp.db import get_engine
+    from webapp.mail.fetch import FetchOptions
     from webapp.salesforce.sync.ledger import RetryBackoff
 
     engine = get_engine(app)
@@ -286,7 +290,8 @@ def start(app, **options) -> SchedulerService | None:
     service = SchedulerService(
         engine=engine, vault=app.extensions["vault"], cache=app.extensions["cache"],
         lock=lock_for(engine, app.instance_path),
-        **{"backoff": backoff, "base_url": app.config["PUBLIC_BASE_URL"], **options},
+        **{"backoff": backoff, "base_url": app.config["PUBLIC_BASE_URL"],
+           "mail_options": FetchOptions.from_config(app.config), **options},
     )
     app.extensions["scheduler"] = service.start()
     return service

@@ -1,9 +1,12 @@
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.db import get_engine, get_session
 from webapp.htmx import is_htmx
-from webapp.inbox import services
+from webapp.inbox import replies, services
+from webapp.mail.fetch import FetchOptions
 from webapp.integrations import card_slots
 from webapp.listing import parse_page
 from webapp.scoping import NotFound
@@ -39,11 +42,56 @@ def conversation(conversation_id: int):
         view = services.get_conversation(get_session(), current_user.workspace_id, conversation_id)
     except NotFound:
         abort(404)
+    box = replies.prefill(get_session(), current_user.workspace_id, conversation_id, current_user.id, _stale_after())
+    return _conversation_page(view, box)
+
+
+def _conversation_page(view, box, status: int = 200):
+    session = get_session()
+    ids = [m.id for m in view.messages]
     contact = view.contact.contact if view.contact else None
-    logged = activity.conversation_log(get_session(), current_user.workspace_id, [m.id for m in view.messages])
+    logged = activity.conversation_log(session, current_user.workspace_id, ids)
+    notes = replies.notes(session, current_user.workspace_id, ids)
     return render_template(
-        "inbox/conversation.html", view=view, cards=card_slots(contact), logged=logged
-    )
+        "inbox/conversation.html", view=view, cards=card_slots(contact), logged=logged, box=box, reply_notes=notes
+    ), status
+
+
+def _stale_after() -> timedelta:
+    """How long a reply may take to send before "sending" means it never finished."""
+    return timedelta(seconds=3 * float(current_app.config.get("MAIL_TIMEOUT_SECONDS", 30)) + 30)
+
+
+@bp.post("/inbox/<int:conversation_id>/reply")
+@login_required
+def reply(conversation_id: int):
+    """Send a reply over SMTP, once per form (its token), and show it at once."""
+    form = request.form
+    data = replies.ReplyInput(token=form.get("token", ""), mailbox_id=form.get("mailbox_id"), to=form.get("to", ""),
+                              cc=form.get("cc", ""), body=form.get("body", ""))
+    get_session().commit()  # ends the sign-in check's transaction: none stays open while SMTP answers
+    try:
+        outcome = replies.send(get_engine(), current_app.extensions["vault"], FetchOptions.from_config(current_app.config),
+                               current_user.workspace_id, current_user.id, conversation_id, data, _stale_after())
+    except NotFound:
+        abort(404)
+    except replies.ReplyError as exc:
+        box = replies.refused(get_session(), current_user.workspace_id, conversation_id, current_user.id, data, exc,
+                              _stale_after())
+        if is_htmx():
+            response = current_app.make_response((render_template("partials/inbox/_reply.html", box=box), 422))
+            response.headers["HX-Retarget"] = "#reply"
+            return response
+        view = services.get_conversation(get_session(), current_user.workspace_id, conversation_id)
+        return _conversation_page(view, box, 422)
+    if is_htmx():
+        return render_template("partials/inbox/_reply_result.html", box=outcome.box, new_message=outcome.message,
+                               conversation=outcome.conversation, message_count=outcome.message_count, reply_notes={})
+    if outcome.box.state == "sent" and outcome.message is not None:
+        flash(outcome.box.message, "success")
+        return redirect(url_for("inbox.conversation", conversation_id=conversation_id) + f"#message-{outcome.message.id}")
+    view = services.get_conversation(get_session(), current_user.workspace_id, conversation_id)
+    return _conversation_page(view, outcome.box)
 
 
 @bp.post("/inbox/<int:conversation_id>/log")

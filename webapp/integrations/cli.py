@@ -137,10 +137,12 @@ def sync(workspace, retry_errors):
 def rotate_encryption_key():
     """Re-encrypt every stored secret under the newest key in ENCRYPTION_KEYS."""
     from webapp.crypto import SecretUnreadable
+    from webapp.mail.credentials import rotate_secrets as rotate_mailbox_secrets
 
     try:
         with session_scope(get_engine()) as session:
             rows = connection.rotate_secrets(session, current_app.extensions["vault"])
+            rows += rotate_mailbox_secrets(session, current_app.extensions["vault"])
     except SecretUnreadable as exc:
         raise click.ClickException(f"{exc} Add the old key after the new one in ENCRYPTION_KEYS.") from exc
     click.echo(f"Re-encrypted the secrets of {plural(rows, 'row')} under the newest key.")

@@ -1,4 +1,5 @@
-"""Parsed mail into conversations, messages and contacts of one workspace.
+"""Parsed mail into conversations, messages and contacts of one workspace: files imported
+(``import_messages``) and mail fetched over IMAP (``import_parsed``) take this one path.
 
 Messages are handled in batches: one query per batch finds which Message-IDs (the batch's own
 and those it refers to) are already stored, one finds the contacts, one the conversations a
@@ -57,6 +58,16 @@ class _Thread:
     touched: bool = False
 
 
+@dataclass
+class Incoming:
+    """One parsed message from any source. ``direction`` is set when the source knows it (a
+    Sent folder holds our own mail); otherwise the From address tells."""
+
+    label: str
+    parsed: ParsedMessage
+    direction: str | None = None
+
+
 # progress(summary, written): after every message read, and with written=True right after a
 # batch's rows were sent to the database (the session then holds nothing unflushed).
 Progress = Callable[[ImportSummary, bool], None]
@@ -73,6 +84,35 @@ def import_messages(
     summary: ImportSummary | None = None,
 ) -> ImportSummary:
     return _Importer(session, workspace_id, source, limits or Limits(), progress, summary).run(items)
+
+
+def import_parsed(
+    session: Session,
+    workspace_id: int,
+    items: Iterable[Incoming],
+    source: str = "",
+    *,
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+    summary: ImportSummary | None = None,
+) -> ImportSummary:
+    """The same as import_messages for messages a source has parsed itself (with
+    parse_raw): the caller counts them as seen and records what it skipped."""
+    return _Importer(session, workspace_id, source, limits or Limits(), progress, summary).run_parsed(items)
+
+
+def parse_raw(item: RawMessage, limits: Limits, summary: ImportSummary) -> ParsedMessage | None:
+    """The parser every source uses; an unreadable or unparseable message is counted as a
+    skip in ``summary`` with its reason, and None comes back."""
+    if item.data is None:
+        summary.skip(item.error or "unreadable", item.label)
+        return None
+    parsed = parse_message(item.data, item.fallback_date, limits.addresses_per_header)
+    if isinstance(parsed, Unparseable):
+        label = f"{item.label}: “{parsed.subject}”" if parsed.subject else item.label
+        summary.skip(parsed.reason, label)
+        return None
+    return parsed
 
 
 class _Importer:
@@ -93,14 +133,25 @@ class _Importer:
         self.stored_ids: set[str] = set()
 
     def run(self, items: Iterable[RawMessage]) -> ImportSummary:
-        batch: list[tuple[str, ParsedMessage]] = []
+        def parsed():
+            for item in items:
+                self.summary.seen += 1
+                message = parse_raw(item, self.limits, self.summary)
+                yield None if message is None else Incoming(item.label, message)
+
+        return self._run(parsed())
+
+    def run_parsed(self, items: Iterable[Incoming]) -> ImportSummary:
+        return self._run(items)
+
+    def _run(self, items: Iterable[Incoming | None]) -> ImportSummary:
+        """``None`` items stand for messages read but skipped (progress is still reported)."""
+        batch: list[Incoming] = []
         chars = 0
         for item in items:
-            self.summary.seen += 1
-            parsed = self._parse(item)
-            if parsed is not None:
-                batch.append((item.label, parsed))
-                chars += len(parsed.body_text)
+            if item is not None:
+                batch.append(item)
+                chars += len(item.parsed.body_text)
                 if len(batch) >= BATCH or chars >= BATCH_CHARS:
                     self._import_batch(batch)
                     batch, chars = [], 0
@@ -122,27 +173,20 @@ class _Importer:
                       self.imported_ids, self.stored_ids):
             index.clear()
 
-    def _parse(self, item: RawMessage) -> ParsedMessage | None:
-        if item.data is None:
-            self.summary.skip(item.error or "unreadable", item.label)
-            return None
-        parsed = parse_message(item.data, item.fallback_date, self.limits.addresses_per_header)
-        if isinstance(parsed, Unparseable):
-            label = f"{item.label}: “{parsed.subject}”" if parsed.subject else item.label
-            self.summary.skip(parsed.reason, label)
-            return None
-        return parsed
-
     def _report(self, *, written: bool) -> None:
         if self.progress is not None:
             self.progress(self.summary, written)
 
     # -- one batch -------------------------------------------------------------------------
 
-    def _import_batch(self, batch: list[tuple[str, ParsedMessage]]) -> None:
+    def _import_batch(self, batch: list[Incoming]) -> None:
         self._load_stored_ids(batch)
         fresh: list[ParsedMessage] = []
-        for label, parsed in batch:  # in file order: the first copy is the one kept
+        forced: dict[int, str] = {}  # id(parsed) -> the direction its source gave
+        for item in batch:  # in file order: the first copy is the one kept
+            label, parsed = item.label, item.parsed
+            if item.direction:
+                forced[id(parsed)] = item.direction
             if parsed.message_id in self.imported_ids:
                 self.summary.skip(DUPLICATE_IN_SOURCE, f"{label}: {parsed.message_id}")
             elif parsed.message_id in self.stored_ids:
@@ -154,14 +198,14 @@ class _Importer:
                 fresh.append(parsed)
         # Oldest first, so a reply usually finds its parent already placed.
         fresh.sort(key=lambda parsed: parsed.sent_at)
-        people = [self._correspondent(p) for p in fresh]
+        directions = [forced.get(id(p)) or ("out" if self._is_ours(p.from_address) else "in") for p in fresh]
+        people = [self._correspondent(p, d) for p, d in zip(fresh, directions)]
         self._load_contacts({email for email, _ in people if email})
         self._load_subject_candidates(fresh, people)
 
         new_threads: list[_Thread] = []
         placed: list[tuple[ParsedMessage, str, _Thread]] = []
-        for parsed, (email, name) in zip(fresh, people):
-            direction = "out" if self._is_ours(parsed.from_address) else "in"
+        for parsed, direction, (email, name) in zip(fresh, directions, people):
             contact = self._contact(email, name)
             thread = self._find_thread(parsed, email)
             if thread is None:
@@ -174,10 +218,10 @@ class _Importer:
             placed.append((parsed, direction, thread))
         self._write(new_threads, placed)
 
-    def _load_stored_ids(self, batch: list[tuple[str, ParsedMessage]]) -> None:
-        own = {p.message_id for _, p in batch} - self.thread_of.keys()
+    def _load_stored_ids(self, batch: list[Incoming]) -> None:
+        own = {item.parsed.message_id for item in batch} - self.thread_of.keys()
         wanted = set(own)
-        for _, parsed in batch:
+        for parsed in (item.parsed for item in batch):
             wanted.update(parsed.references)
             if parsed.in_reply_to:
                 wanted.add(parsed.in_reply_to)
@@ -208,8 +252,8 @@ class _Importer:
         """
         if not ids:
             return {}
-        since = min(parsed.sent_at for _, parsed in batch)
-        until = max(parsed.sent_at for _, parsed in batch) + REPLY_LOOKAHEAD
+        since = min(item.parsed.sent_at for item in batch)
+        until = max(item.parsed.sent_at for item in batch) + REPLY_LOOKAHEAD
         found: dict[str, int] = {}
         for chunk in _chunks(sorted(ids)):
             rows = self.session.execute(
@@ -345,10 +389,10 @@ class _Importer:
     def _is_ours(self, address: str) -> bool:
         return self.own.is_ours(address)
 
-    def _correspondent(self, parsed: ParsedMessage) -> tuple[str | None, str]:
+    def _correspondent(self, parsed: ParsedMessage, direction: str) -> tuple[str | None, str]:
         """The person on the other side: the sender of inbound mail, else the first outside
         recipient. None for mail only between our own addresses."""
-        if not self._is_ours(parsed.from_address):
+        if direction == "in" and not self._is_ours(parsed.from_address):
             return parsed.from_address, parsed.from_name
         for address, name in parsed.to + parsed.cc:
             if not self._is_ours(address):

@@ -48,3 +48,5 @@ from webapp.models.mailimport import IMPORT_JOB_ACTIVE, IMPORT_JOB_STATUSES, Mai
 from webapp.models.card import CARD_SOBJECTS, CREATE_STATES, SalesforceChoice, SalesforceCreate  # noqa: F401
 from webapp.models.activity import EMAIL_LOG_MODES, EMAIL_LOG_STATES, EmailLog  # noqa: F401
 from webapp.models.notify import INCIDENT_KINDS, NotificationIncident  # noqa: F401
+from webapp.models.mail import FOLDER_ROLES, FOLDER_STATES, TLS_MODES, Mailbox, MailboxFolder  # noqa: F401
+from webapp.models.reply import FILED_STATES, REPLY_STATES, Reply  # noqa: F401

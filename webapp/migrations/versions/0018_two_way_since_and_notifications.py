@@ -1,7 +1,7 @@
 """two-way for deals from now on, and the incidents admins are told about (webhook)
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-01 16:47:39.425470
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = '0018'
-down_revision = '0015'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
