@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from webapp.addresses import domain_of
+from webapp.analytics import freshness
 from webapp.clock import as_utc
 from webapp.mailimport.parse import (
     ParsedMessage,
@@ -410,6 +411,9 @@ class _Importer:
         ]
         if rows:
             self.session.execute(insert(Message), rows)
+            # In the same transaction as the mail, so the facts of these conversations follow it.
+            freshness.request_records(self.session.connection(), self.workspace_id, freshness.CONVERSATION,
+                                      {thread.row.id for _, _, thread in placed})
 
 
 def _chunks(values: list) -> Iterable[list]:
