@@ -9,8 +9,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import requests
-from sqlalchemy import text
 
+from tests.analytics.tables import as_rebuilt
+from tests.salesforce.conftest import connect_with_oauth
 from tests.salesforce.sync.conftest import sync
 from webapp.analytics.facts import rebuild
 from webapp.db import get_engine, session_scope
@@ -27,26 +28,6 @@ def _api(emulator, method, path, **kw):
                                 headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=10, **kw)
     assert response.status_code < 300, response.text
     return response
-
-
-def facts_table(engine) -> list[dict]:
-    """The whole table, every column."""
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(text("SELECT * FROM message_fact ORDER BY message_id"))]
-
-
-def menu_counts(engine) -> list[tuple]:
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(
-            "SELECT workspace_id, dimension, value, messages FROM fact_value ORDER BY workspace_id, dimension, value"))]
-
-
-def as_rebuilt(engine, workspace_id=1) -> tuple[list, list]:
-    """The facts and menu counts a full rebuild gives, leaving the database as it found it."""
-    before = facts_table(engine), menu_counts(engine)
-    rebuild(engine, workspace_id)
-    after = facts_table(engine), menu_counts(engine)
-    return before, after
 
 
 def _mail(app, addresses: list[str]) -> None:
@@ -68,8 +49,6 @@ def _mail(app, addresses: list[str]) -> None:
 
 def test_facts_follow_a_sync_of_changed_records_as_a_rebuild_would(start_emulator, admin_client, caplog):
     emulator = start_emulator(accounts=20, contacts=80, opportunities=60)
-    from tests.salesforce.conftest import connect_with_oauth
-
     connect_with_oauth(admin_client, emulator)
     app = admin_client.app
     engine = get_engine(app)
