@@ -322,7 +322,7 @@ def _rebuild(session: Session, workspace_id: int, requests: list[freshness.Pendi
     total = 0
     for messages in _whole_conversations(rows, BATCH):
         facts = ctx.build(messages, dims)
-        session.execute(insert(MessageFact), facts)
+        session.execute(insert(F), facts)
         total += len(facts)
     _count_values(session.connection(), workspace_id)
     freshness.clear(session.connection(), requests)
@@ -467,7 +467,7 @@ class _Incremental:
             dims = SalesforceDimensions(self.session, self.ws, emails=counterparts,
                                         domains={domain_of(e) for e in counterparts})
             facts = ctx.build(messages, dims)
-            self.session.execute(insert(MessageFact), facts)
+            self.session.execute(insert(F), facts)
             for fact in facts:
                 self._count(fact, +1)
             written += len(facts)
