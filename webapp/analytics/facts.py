@@ -36,7 +36,7 @@ from webapp.clock import as_utc
 from webapp.models import Message, Workspace, WorkspaceAddress
 from webapp.models.analytics import FactValue, MessageFact
 from webapp.models.mirror import SfAccount, SfContact, SfOpportunity, SfOpportunityHistory, SfUser
-from webapp.salesforce.sync.upsert import insert_for
+from webapp.salesforce.sync.upsert import execute_many, insert_for
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ SALESFORCE_COLUMNS = ("sf_contact_id", "account_sf_id", "account_name", "account
 MENU = {key: dim.column.key for key, dim in DIMENSIONS.items()}
 F = MessageFact.__table__
 VALUES = FactValue.__table__
+INSERT_FACTS = insert(F)  # one statement object, so its compiled form is reused
 LOCK_CLASS = 0x46414354  # PostgreSQL advisory lock space of the facts refresh ("FACT")
 
 
@@ -313,7 +314,8 @@ def _rebuild(session: Session, workspace_id: int, requests: list[freshness.Pendi
     ctx = _Workspace(session, workspace_id)
     dims = SalesforceDimensions(session, workspace_id)
     session.execute(delete(MessageFact).where(MessageFact.workspace_id == workspace_id))
-    rows = session.execute(
+    conn = session.connection()
+    rows = conn.execute(
         select(*MESSAGE_COLUMNS)
         .where(Message.workspace_id == workspace_id)
         .order_by(Message.conversation_id, Message.sent_at, Message.id)
@@ -322,7 +324,7 @@ def _rebuild(session: Session, workspace_id: int, requests: list[freshness.Pendi
     total = 0
     for messages in _whole_conversations(rows, BATCH):
         facts = ctx.build(messages, dims)
-        session.execute(insert(F), facts)
+        execute_many(conn, INSERT_FACTS, facts)
         total += len(facts)
     _count_values(session.connection(), workspace_id)
     freshness.clear(session.connection(), requests)
@@ -467,7 +469,7 @@ class _Incremental:
             dims = SalesforceDimensions(self.session, self.ws, emails=counterparts,
                                         domains={domain_of(e) for e in counterparts})
             facts = ctx.build(messages, dims)
-            self.session.execute(insert(F), facts)
+            execute_many(self.session.connection(), INSERT_FACTS, facts)
             for fact in facts:
                 self._count(fact, +1)
             written += len(facts)
