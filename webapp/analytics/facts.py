@@ -415,11 +415,8 @@ class _Incremental:
         ids = self._ids(facts, F.c.account_sf_id, accounts)
         ids |= self._ids(facts, F.c.sf_contact_id, contacts)
         ids |= self._ids(facts, F.c.domain, domains)
-        by_domain: dict[str, set[str]] = defaultdict(set)
-        for email in emails:
-            by_domain[domain_of(email)].add(email)
-        for domain, addresses in by_domain.items():  # served by the (domain, counterpart) index
-            ids |= self._ids(facts.where(F.c.domain == domain), F.c.counterpart, addresses)
+        for chunk in _chunks(emails):  # served by the (domain, counterpart) index
+            ids |= self._ids(facts.where(F.c.counterpart.in_(chunk)), F.c.domain, {domain_of(e) for e in chunk})
 
         changed = 0
         columns = [F.c[c] for c in SALESFORCE_COLUMNS]
@@ -491,7 +488,11 @@ class _Incremental:
         conn.execute(stmt.on_conflict_do_update(
             index_elements=[VALUES.c.workspace_id, VALUES.c.dimension, VALUES.c.value],
             set_={"messages": VALUES.c.messages + stmt.excluded.messages}), rows)
-        conn.execute(delete(VALUES).where(VALUES.c.workspace_id == self.ws, VALUES.c.messages <= 0))
+        gone = [{"d": r["dimension"], "v": r["value"]} for r in rows if r["messages"] < 0]
+        if gone:
+            conn.execute(delete(VALUES).where(
+                VALUES.c.workspace_id == self.ws, VALUES.c.dimension == bindparam("d"), VALUES.c.value == bindparam("v"),
+                VALUES.c.messages <= 0), gone)
 
 
 def refresh_if_requested(engine: Engine, workspace_id: int) -> bool:
