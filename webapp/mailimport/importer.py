@@ -41,7 +41,6 @@ IN_CHUNK = 900  # bound parameters per IN (...), well under SQLite's and Postgre
 # Subject threading only joins a reply to a conversation with the same correspondent that was
 # active within this window; older mail with the same subject starts a new conversation.
 SUBJECT_WINDOW = timedelta(days=30)
-REPLY_LOOKAHEAD = timedelta(days=90)
 
 
 @dataclass(eq=False)
@@ -197,7 +196,7 @@ class _Importer:
                     )
                 ).all()
             )
-        replies = self._stored_replies(own - found.keys(), batch)
+        replies = self._stored_replies(own - found.keys())
         self._load_threads(set(found.values()) | set(replies.values()))
         # Every id found, not only the batch's own: a later batch may hold one of them.
         self.stored_ids.update(found.keys())
@@ -206,24 +205,15 @@ class _Importer:
         for parent_id, conversation_id in replies.items():
             self.children_of.setdefault(parent_id, self.threads_by_id[conversation_id])
 
-    def _stored_replies(self, ids: set[str], batch) -> dict[str, int]:
-        """Stored replies to messages of this batch (a Sent folder imported before the Inbox).
-
-        In-Reply-To has no index, so the search is bounded by time, which the index covers:
-        a reply is sent after its parent, and nearly always within REPLY_LOOKAHEAD.
-        """
-        if not ids:
-            return {}
-        since = min(parsed.sent_at for _, parsed in batch)
-        until = max(parsed.sent_at for _, parsed in batch) + REPLY_LOOKAHEAD
+    def _stored_replies(self, ids: set[str]) -> dict[str, int]:
+        """Stored replies to messages of this batch (a Sent folder imported before the Inbox),
+        found through the (workspace, In-Reply-To) index: the cost per message stays the same
+        however much mail the workspace holds."""
         found: dict[str, int] = {}
         for chunk in _chunks(sorted(ids)):
             rows = self.session.execute(
                 select(Message.in_reply_to, Message.conversation_id).where(
-                    Message.workspace_id == self.workspace_id,
-                    Message.sent_at >= since,
-                    Message.sent_at <= until,
-                    Message.in_reply_to.in_(chunk),
+                    Message.workspace_id == self.workspace_id, Message.in_reply_to.in_(chunk)
                 )
             ).all()
             for parent_id, conversation_id in rows:
