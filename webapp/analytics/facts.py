@@ -455,10 +455,13 @@ class _Incremental:
                     F.c.workspace_id == self.ws, F.c.conversation_id.in_(chunk))):
                 self._count(dict(zip(MENU.values(), old)), -1)
             self.session.execute(delete(F).where(F.c.workspace_id == self.ws, F.c.conversation_id.in_(chunk)))
-            messages = self.session.execute(
-                select(*MESSAGE_COLUMNS)
-                .where(Message.workspace_id == self.ws, Message.conversation_id.in_(chunk))
+            # By conversation alone (each request names one of this workspace's): with the
+            # workspace in the query, SQLite walks all of its messages for every chunk.
+            messages = self.session.connection().execute(
+                select(*MESSAGE_COLUMNS, Message.workspace_id)
+                .where(Message.conversation_id.in_(chunk))
                 .order_by(Message.conversation_id, Message.sent_at, Message.id)).all()
+            messages = [m[:-1] for m in messages if m[-1] == self.ws]
             if not messages:
                 continue
             counterparts = {ctx.counterpart(m[2], m[4], m[5]) for m in messages}

@@ -270,17 +270,15 @@ class _Importer:
             {c.id for _, email in replies if (c := self.contacts.get(email)) is not None and c.id}
         )
         for chunk in _chunks(contact_ids):
+            # By contact alone (the workspace is checked below): with the workspace in the
+            # query, SQLite walks every conversation of the workspace for each batch.
             rows = self.session.execute(
                 select(Conversation, Contact)
                 .join(Contact, Contact.id == Conversation.contact_id)
-                .where(
-                    Conversation.workspace_id == self.workspace_id,
-                    Conversation.contact_id.in_(chunk),
-                    Conversation.last_activity_at >= since,
-                )
+                .where(Conversation.contact_id.in_(chunk), Conversation.last_activity_at >= since)
             )
             for conversation, contact in rows:
-                if conversation.id not in self.threads_by_id:
+                if conversation.workspace_id == self.workspace_id and conversation.id not in self.threads_by_id:
                     self._adopt(conversation, contact)
 
     # -- threading ---------------------------------------------------------------------------
