@@ -124,13 +124,12 @@ def run(session: Session, workspace_id: int, query: Query) -> Report:
         .execution_options(yield_per=20_000)
     )
     groups: dict[object, _Tally] = defaultdict(_Tally)
-    total = _Tally()
     by_day: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for value, direction, conversation, awaits, replied, secs, day in (r for part in rows.partitions() for r in part):
         inbound = direction == "in"
         groups[value].add(inbound, conversation, awaits, replied, secs)
-        total.add(inbound, conversation, awaits, replied, secs)
         by_day[day][0 if inbound else 1] += 1
+    total = _Tally.merged(groups.values())  # once per group, not once more per row
     days = {date.fromisoformat(day[:10]): counts for day, counts in by_day.items()}
 
     ordered = sorted(groups.items(), key=lambda item: (-(item[1].received + item[1].sent), str(item[0])))
@@ -178,6 +177,18 @@ class _Tally:
                 self.replied += 1
                 if secs is not None:
                     self.times.append(secs)
+
+    @classmethod
+    def merged(cls, tallies) -> _Tally:
+        total = cls()
+        for t in tallies:
+            total.received += t.received
+            total.sent += t.sent
+            total.waits += t.waits
+            total.replied += t.replied
+            total.conversations |= t.conversations
+            total.times += t.times
+        return total
 
     def row(self, value: str) -> Row:
         row = Row(value, self.received, self.sent, len(self.conversations), self.waits, self.replied)
