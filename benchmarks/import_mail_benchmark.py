@@ -1,11 +1,14 @@
-"""Mail import: messages per second for a generated mbox, on SQLite or PostgreSQL.
+"""Mail import: speed, peak memory and the cost of a re-import, on SQLite or PostgreSQL.
 
-Writes an mbox of N messages (threads of 1 to 6 messages between a few thousand customers and
-the team, plain and HTML bodies, some replies threaded only by subject), imports it into a
-fresh database through the same code as `flask import-mail`, then imports it again (all
-duplicates). Prints figures; asserts nothing.
+Writes mboxes (threads of 1 to 6 messages between a few thousand customers and the team,
+plain and HTML bodies, some replies threaded only by subject) of two sizes, 10,000 and
+50,000 messages by default. Each is imported into an empty workspace, then imported again
+(every message a duplicate), each time in a fresh process running the same code as
+`flask import-mail`, so the peak memory printed is that import's alone. Memory bounded by the
+batch shows as the same peak at both sizes; a duplicate check that uses its index, as the same
+cost per message. Prints figures; asserts nothing.
 
-    .venv/bin/python benchmarks/import_mail_benchmark.py [--messages 10000] [--postgres URL]
+    .venv/bin/python benchmarks/import_mail_benchmark.py [--messages 50000] [--small 10000] [--postgres URL]
 
 With --postgres, a scratch database next to the one named in URL is created and dropped.
 """
@@ -13,12 +16,13 @@ With --postgres, a scratch database next to the one named in URL is created and 
 from __future__ import annotations
 
 import argparse
-import resource
-from contextlib import contextmanager
+import json
 import random
+import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -28,12 +32,6 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-
-from webapp import create_app, migrations  # noqa: E402
-from webapp.db import get_engine, session_scope  # noqa: E402
-from webapp.mailimport.importer import import_messages  # noqa: E402
-from webapp.mailimport.sources import iter_path  # noqa: E402
-from webapp.models import Conversation, Message, Workspace, WorkspaceAddress  # noqa: E402
 
 WORDS = "order invoice plan seats renewal discount thanks question team price contract trial".split()
 
@@ -52,7 +50,7 @@ def write_mbox(path: Path, count: int, seed: int = 1) -> None:
             for turn in range(min(rng.randint(1, 6), count - written)):
                 ours = turn % 2 == 1
                 sender, recipient = ("agent@acme.test", customer) if ours else (customer, "support@acme.test")
-                message_id = f"<t{thread}.{turn}@{'acme' if ours else 'client'}.test>"
+                message_id = f"<t{seed}.{thread}.{turn}@{'acme' if ours else 'client'}.test>"
                 headers = [
                     f"From: {'Ann Agent' if ours else 'Customer ' + str(thread)} <{sender}>",
                     f"To: {recipient}",
@@ -75,20 +73,20 @@ def write_mbox(path: Path, count: int, seed: int = 1) -> None:
 
 
 @contextmanager
-def scratch_database(postgres_url: str, tmp: str):
+def scratch_database(postgres_url: str, tmp: str, name: str):
     if not postgres_url:
-        yield f"sqlite:///{tmp}/bench.sqlite3"
+        yield f"sqlite:///{tmp}/{name}.sqlite3"
         return
     url = make_url(postgres_url)
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "import_benchmark" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "import_benchmark"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield url.set(database="import_benchmark").render_as_string(hide_password=False)
+        yield url.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.execute(text('DROP DATABASE IF EXISTS "import_benchmark" WITH (FORCE)'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
@@ -97,62 +95,102 @@ def _status_mb(field: str) -> float:
         for line in status:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return 0.0
 
 
-def reset_peak() -> float:
-    """Start measuring the peak afresh (Linux: writing 5 to clear_refs resets VmHWM); returns
-    the resident memory now."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-    except OSError:
-        pass
-    return _status_mb("VmRSS")
+def _app(url: str, tmp: str):
+    from webapp import create_app
+
+    return create_app({"TESTING": True, "ENV_NAME": "test", "DATABASE_URL": url, "CACHE_URL": "null://",
+                       "SCHEDULER_ENABLED": False, "INSTANCE_PATH": tmp, "LOG_LEVEL": "ERROR"})
 
 
-def peak_mb() -> float:
-    return _status_mb("VmHWM")
+def child(url: str, path: str, workspace_id: int, tmp: str) -> None:
+    """One import in this (fresh) process, as `flask import-mail` runs it; prints JSON."""
+    from webapp.analytics.facts import refresh_changes
+    from webapp.db import get_engine, session_scope
+    from webapp.mailimport.importer import import_messages
+    from webapp.mailimport.sources import iter_path
+
+    engine = get_engine(_app(url, tmp))
+    with engine.connect() as conn:  # the pool's connection is open before the baseline
+        conn.execute(text("SELECT 1"))
+    before = _status_mb("VmRSS")
+    began = time.perf_counter()
+    with session_scope(engine) as session:
+        summary = import_messages(session, workspace_id, iter_path(Path(path)), source=Path(path).name)
+    took = time.perf_counter() - began
+    peak = _status_mb("VmHWM")
+    began = time.perf_counter()
+    refreshed = refresh_changes(engine, workspace_id)
+    facts = time.perf_counter() - began
+    engine.dispose()
+    print(json.dumps({"seconds": took, "seen": summary.seen, "imported": summary.imported,
+                      "skipped": summary.skipped_total, "before_mb": before, "peak_mb": peak,
+                      "facts_seconds": facts, "facts_mode": refreshed.mode, "facts": refreshed.facts}))
+
+
+def _run_child(url: str, path: Path, workspace_id: int, tmp: str) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--child", url, str(path), str(workspace_id), tmp],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    if done.returncode:
+        raise SystemExit(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(url: str, path: Path, tmp: str) -> tuple[dict, dict, int]:
+    from webapp import migrations
+    from webapp.db import get_engine, session_scope
+    from webapp.models import Message, Workspace, WorkspaceAddress
+
+    app = _app(url, tmp)
+    engine = get_engine(app)
+    migrations.upgrade(engine)
+    with session_scope(engine) as session:
+        workspace = Workspace(name="Import benchmark")
+        session.add(workspace)
+        session.flush()
+        session.add(WorkspaceAddress(workspace_id=workspace.id, value="acme.test"))
+        workspace_id = workspace.id
+    first = _run_child(url, path, workspace_id, tmp)
+    again = _run_child(url, path, workspace_id, tmp)
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(Message).where(Message.workspace_id == workspace_id)).scalar()
+    engine.dispose()
+    return first, again, stored
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--postgres", default="", help="postgresql+psycopg://user@host:5432/db")
+    parser.add_argument("--child", nargs=4, metavar=("URL", "PATH", "WORKSPACE", "TMP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, scratch_database(args.postgres, tmp) as url:
-        app = create_app({"TESTING": True, "ENV_NAME": "test", "DATABASE_URL": url, "CACHE_URL": "null://",
-                          "SCHEDULER_ENABLED": False, "INSTANCE_PATH": tmp, "LOG_LEVEL": "WARNING"})
-        engine = get_engine(app)
-        migrations.upgrade(engine)
-        with session_scope(engine) as session:
-            workspace = Workspace(name="Import benchmark")
-            session.add(workspace)
-            session.flush()
-            session.add(WorkspaceAddress(workspace_id=workspace.id, value="acme.test"))
-            workspace_id = workspace.id
-        path = Path(tmp) / "archive.mbox"
-        write_mbox(path, args.messages)
-        size = path.stat().st_size / 1024 / 1024
-        print(f"{args.messages:,} messages, {size:.1f} MB, database {url.split(':', 1)[0]}")
-        for label in ("first import", "same file again"):
-            before = reset_peak()
-            began = time.perf_counter()
-            with session_scope(engine) as session:
-                summary = import_messages(session, workspace_id, iter_path(path), source=path.name)
-            took = time.perf_counter() - began
-            print(f"  {label:<16} {took:6.2f} s  {summary.seen / took:8,.0f} messages/s  "
-                  f"imported {summary.imported:,}, skipped {summary.skipped_total:,}, "
-                  f"{summary.conversations_created:,} conversations, {summary.contacts_created:,} contacts, "
-                  f"peak memory +{peak_mb() - before:.0f} MB")
-        with session_scope(engine) as session:
-            count = select(func.count()).where(Message.workspace_id == workspace_id)
-            stored = session.execute(count.select_from(Message)).scalar()
-            threads = session.execute(
-                select(func.count()).select_from(Conversation).where(Conversation.workspace_id == workspace_id)
-            ).scalar()
-        print(f"  stored: {stored:,} messages in {threads:,} conversations")
-        engine.dispose()
+    if args.child:
+        url, path, workspace, tmp = args.child
+        child(url, path, int(workspace), tmp)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"database {'postgresql' if args.postgres else 'sqlite'}; each import in a fresh process")
+        rows = []
+        for count in (args.small, args.messages):
+            path = Path(tmp) / f"archive-{count}.mbox"
+            write_mbox(path, count)
+            size = path.stat().st_size / 1024 / 1024
+            with scratch_database(args.postgres, tmp, f"import_benchmark_{count}") as url:
+                first, again, stored = measure(url, path, tmp)
+            rows.append((count, first, again))
+            print(f"{count:,} messages ({size:.1f} MB), {stored:,} stored")
+            print(f"  first import     {first['seconds']:7.2f} s  {first['seen'] / first['seconds']:7,.0f} messages/s  "
+                  f"peak memory +{first['peak_mb'] - first['before_mb']:.0f} MB (process peak {first['peak_mb']:.0f} MB)")
+            print(f"  facts refresh    {first['facts_seconds']:7.2f} s  ({first['facts_mode']}, {first['facts']:,} facts)")
+            print(f"  same file again  {again['seconds']:7.2f} s  {again['seconds'] / again['seen'] * 1000:7.3f} ms per message  "
+                  f"skipped {again['skipped']:,}, peak memory +{again['peak_mb'] - again['before_mb']:.0f} MB")
+        (small, s1, s2), (large, l1, l2) = rows
+        print(f"growth {small:,} -> {large:,}: import peak memory x{(l1['peak_mb'] - l1['before_mb']) / max(s1['peak_mb'] - s1['before_mb'], 1):.2f}, "
+              f"re-import cost per message x{(l2['seconds'] / l2['seen']) / (s2['seconds'] / s2['seen']):.2f}, "
+              f"import speed x{(l1['seen'] / l1['seconds']) / (s1['seen'] / s1['seconds']):.2f}")
 
 
 if __name__ == "__main__":

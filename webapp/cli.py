@@ -12,6 +12,7 @@ from webapp.db import get_engine, session_scope
 
 
 def register_commands(app: Flask) -> None:
+    from webapp.analytics.cli import analytics
     from webapp.emulator.cli import salesforce_emulator
     from webapp.integrations.cli import rotate_encryption_key, salesforce
     from webapp.mail.cli import mailbox
@@ -26,6 +27,7 @@ def register_commands(app: Flask) -> None:
         salesforce,
         rotate_encryption_key,
         import_mail,
+        analytics,
         mailbox,
     ):
         app.cli.add_command(command)

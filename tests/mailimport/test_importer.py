@@ -125,6 +125,19 @@ def test_a_parent_imported_after_its_replies_joins_them(workspace, run, db):
     assert conv.last_activity_at == datetime(2026, 9, 2, 9, 15, tzinfo=UTC)
 
 
+def test_a_parent_finds_a_reply_stored_long_after_it_through_the_in_reply_to_index(workspace, run, db):
+    ws = workspace()
+    question = eml(frm="Bob <bob@customer.test>", message_id="<old-q@customer.test>",
+                   date="Mon, 02 Mar 2026 09:00:00 +0000", subject="Contract")
+    late_answer = eml(frm="support@acme.test", to="bob@customer.test", message_id="<late-a@acme.test>",
+                      in_reply_to="<old-q@customer.test>", subject="Re: Contract",
+                      date="Mon, 30 Nov 2026 09:00:00 +0000")  # nine months later
+    run(ws, mbox(late_answer), name="sent.mbox")
+    summary = run(ws, mbox(question), name="inbox.mbox")
+    assert (summary.conversations_created, summary.conversations_extended) == (0, 1)
+    assert len(conversations(db, ws)) == 1
+
+
 def test_subject_threads_a_reply_without_headers_to_the_same_correspondent(workspace, run, db):
     ws = workspace()
     plain = dict(in_reply_to=None, references=None)

@@ -145,3 +145,35 @@ def test_subject_normalisation_strips_reply_and_forward_prefixes():
     for subject in ("Re: Hello", "RE: re: Hello", "Fwd: Hello", "AW: WG:  hello", "SV: Hello", "Re[2]: Hello"):
         assert normalize_subject(subject) == "hello", subject
     assert normalize_subject("Reply needed") == "reply needed"
+
+
+def test_plain_address_lists_read_without_the_email_package_give_what_it_gives():
+    """The fast reading of plain lists agrees with the email package's, entry by entry, and
+    leaves everything else (quotes, comments, groups, encoded words, 8-bit, odd dots) to it."""
+    from email import policy
+
+    from webapp.mailimport.parse import _simple_addresses
+
+    plain = [
+        "Ann Agent <ann@acme.test>", "Ann   Agent <ann@acme.test>", "J. Smith <j@x.com>", "bob@beta.io",
+        "a@b.com, Bob <b@c.com>", "O'Brien <o@x.com>", "  Ann\tAgent   <a@b.com>  ", "<a@b.com>",
+        "Ann Agent<a@b.com>", "ann.o'x+tag@b.com", "UPPER@B.COM", "a@b.com,", "a@b.com , c@d.com",
+    ]
+    for value in plain:
+        expected = [(a.addr_spec, a.display_name) for a in policy.default.header_factory("to", value).addresses]
+        assert _simple_addresses(value) == expected, value
+    for value in ['"Agent, Ann" <ann@acme.test>', "ann@acme.test (Ann)", "undisclosed-recipients:;",
+                  "=?utf-8?q?J=C3=B6rg?= <j@x.de>", "Jörg <j@x.de>", "a@b.com.", ".a@b.com", "a..b@c.com",
+                  "a@b@c.com", "Ann <ann@acme.test", "ann@[127.0.0.1]"]:
+        assert _simple_addresses(value) is None, value
+
+
+def test_mbox_from_line_dates_by_hand_and_by_strptime_agree():
+    from webapp.mailimport.sources import _from_line_date
+
+    assert _from_line_date(b"From a@b Thu Jan  1 00:00:00 2026\n") == datetime(2026, 1, 1, tzinfo=UTC)
+    assert _from_line_date(b"From a@b Tue Sep 01 09:05:07 2026\n") == datetime(2026, 9, 1, 9, 5, 7, tzinfo=UTC)
+    assert _from_line_date(b"From a@b tue sep 1 09:05:07 2026\n") == datetime(2026, 9, 1, 9, 5, 7, tzinfo=UTC)  # strptime
+    for bad in (b"From a@b Thu Feb 30 00:00:00 2026\n", b"From a@b Thu Jan 1 25:00:00 2026\n",
+                b"From a@b Thu Jan 1 00:00 2026\n", b"From MAILER-DAEMON\n", b"From a@b Xyz Jan 1 00:00:00 2026\n"):
+        assert _from_line_date(bad) is None, bad

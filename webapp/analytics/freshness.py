@@ -9,7 +9,9 @@ tick, through ``facts.catch_up``) finishes the job. No Flask here.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, or_, select
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from webapp.clock import utcnow
@@ -20,6 +22,18 @@ from webapp.salesforce.sync.upsert import insert_for
 REFRESH = FactRefresh.__table__
 RUN = SyncRun.__table__
 WHOLE = "*"  # sobject and sf_id of a whole-workspace request
+CONVERSATION = "Conversation"  # new mail: sf_id holds the conversation's id
+# Past this many records in one call, the change is asked as a whole-workspace refresh: a first
+# sync's pages or a big import are rebuilt at once rather than recorded row by row.
+RECORDS_PER_REQUEST = 1000
+
+
+@dataclass(frozen=True)
+class Pending:
+    id: int
+    version: int
+    sobject: str
+    sf_id: str
 
 
 def request(conn: Connection, workspace_id: int, sobject: str = WHOLE, sf_id: str = WHOLE) -> None:
@@ -33,16 +47,45 @@ def request(conn: Connection, workspace_id: int, sobject: str = WHOLE, sf_id: st
     ))
 
 
-def pending(conn: Connection, workspace_id: int) -> list[tuple[int, int]]:
-    """The workspace's open requests as (id, version): what a refresh starting now covers."""
-    return [tuple(r) for r in conn.execute(
-        select(REFRESH.c.id, REFRESH.c.version).where(REFRESH.c.workspace_id == workspace_id))]
+def request_records(conn: Connection, workspace_id: int, sobject: str, sf_ids) -> None:
+    """Ask for the facts that depend on these records, on the caller's transaction."""
+    ids = sorted({str(i) for i in sf_ids if i is not None})
+    if not ids:
+        return
+    if len(ids) > RECORDS_PER_REQUEST:
+        request(conn, workspace_id)
+        return
+    now = utcnow()
+    stmt = insert_for(conn, REFRESH)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[REFRESH.c.workspace_id, REFRESH.c.sobject, REFRESH.c.sf_id],
+            set_={"version": REFRESH.c.version + 1, "requested_at": stmt.excluded.requested_at},
+        ),
+        [{"workspace_id": workspace_id, "sobject": sobject, "sf_id": i, "version": 1, "requested_at": now} for i in ids],
+    )
 
 
-def clear(conn: Connection, seen: list[tuple[int, int]]) -> None:
+def pending(conn: Connection, workspace_id: int) -> list[Pending]:
+    """The workspace's open requests: what a refresh starting now covers."""
+    return [Pending(*r) for r in conn.execute(
+        select(REFRESH.c.id, REFRESH.c.version, REFRESH.c.sobject, REFRESH.c.sf_id)
+        .where(REFRESH.c.workspace_id == workspace_id))]
+
+
+def count(conn: Connection, workspace_id: int, limit: int) -> int:
+    """How many requests are open, counted up to ``limit`` (enough to choose how to refresh)."""
+    capped = select(REFRESH.c.id).where(REFRESH.c.workspace_id == workspace_id).limit(limit).subquery()
+    return conn.execute(select(func.count()).select_from(capped)).scalar_one()
+
+
+def clear(conn: Connection, seen: list[Pending]) -> None:
     """Delete the requests a refresh covered; those asked again since (a new version) stay."""
     if seen:
-        conn.execute(delete(REFRESH).where(or_(*(and_(REFRESH.c.id == i, REFRESH.c.version == v) for i, v in seen))))
+        conn.execute(
+            delete(REFRESH).where(REFRESH.c.id == bindparam("rid"), REFRESH.c.version == bindparam("rversion")),
+            [{"rid": p.id, "rversion": p.version} for p in seen],
+        )
 
 
 def stale_workspaces(engine: Engine) -> list[int]:

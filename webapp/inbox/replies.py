@@ -428,7 +428,9 @@ def _record_sent(engine: Engine, reply: Reply, mailbox: Mailbox, outgoing: mail.
         conversation.status = "pending"
         conversation.last_activity_at = max(as_utc(conversation.last_activity_at), outgoing.date)
         session.add(conversation)
-        freshness.request(session.connection(), reply.workspace_id)  # analytics pick it up
+        # Analytics recompute this conversation only (its response times change).
+        freshness.request_records(session.connection(), reply.workspace_id, freshness.CONVERSATION,
+                                  [str(reply.conversation_id)])
         session.commit()
         return row.id
 

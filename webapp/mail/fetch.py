@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
-from webapp.analytics.facts import refresh_facts
+from webapp.analytics.facts import refresh_if_requested
 from webapp.clock import as_utc, utcnow
 from webapp.crypto import SecretUnreadable
 from webapp.mail.credentials import imap_login
@@ -157,7 +157,7 @@ def fetch_mailbox(engine: Engine, vault, mailbox_id: int, options: FetchOptions 
             _finish(engine, mailbox_id, result, options)
     if result.stored:
         # Committed batches stay, even when the mailbox was removed during the fetch.
-        refresh_facts(engine, workspace_id)
+        refresh_if_requested(engine, workspace_id)  # only the conversations the fetch touched
     return result
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from werkzeug.utils import secure_filename
 
-from webapp.analytics.facts import refresh_facts
+from webapp.analytics.facts import refresh_if_requested
 from webapp.clock import utcnow
 from webapp.db import get_engine
 from webapp.mailimport.importer import import_messages
@@ -217,8 +217,8 @@ def run_job(engine: Engine, job_id: int, limits: Limits) -> None:
         _finish(engine, job_id, "failed", summary=beat.summary, error=_failure(UNEXPECTED, beat.summary))
     else:
         _finish(engine, job_id, "done", summary=summary)
-        if summary.imported:
-            refresh_facts(engine, workspace_id)
+    # Batches committed before a failure are kept, so their facts follow too.
+    refresh_if_requested(engine, workspace_id)
     shutil.rmtree(path.parent, ignore_errors=True)
 
 

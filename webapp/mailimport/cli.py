@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from webapp.analytics.facts import refresh_facts
+from webapp.analytics.facts import refresh_if_requested
 from webapp.db import get_engine, session_scope
 from webapp.mailimport.importer import import_messages
 from webapp.mailimport.sources import Limits, SourceError, iter_path
@@ -50,7 +50,7 @@ def import_mail(path: Path, workspace_name: str, dry_run: bool) -> None:
     except IntegrityError as exc:
         raise click.ClickException(CONCURRENT_IMPORT) from exc
     if not dry_run and summary.imported:
-        refresh_facts(get_engine(), workspace_id)
+        refresh_if_requested(get_engine(), workspace_id)
     for line in summary_lines(summary, dry_run=dry_run):
         click.echo(line)
     click.echo(f"Took {time.perf_counter() - started:.1f} s.")

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from webapp.addresses import own_addresses
+from webapp.addresses import domain_of, own_addresses
+from webapp.analytics import freshness
 from webapp.clock import as_utc
 from webapp.mailimport.parse import (
     ParsedMessage,
@@ -41,7 +42,6 @@ IN_CHUNK = 900  # bound parameters per IN (...), well under SQLite's and Postgre
 # Subject threading only joins a reply to a conversation with the same correspondent that was
 # active within this window; older mail with the same subject starts a new conversation.
 SUBJECT_WINDOW = timedelta(days=30)
-REPLY_LOOKAHEAD = timedelta(days=90)
 
 
 @dataclass(eq=False)
@@ -235,7 +235,7 @@ class _Importer:
                     )
                 ).all()
             )
-        replies = self._stored_replies(own - found.keys(), batch)
+        replies = self._stored_replies(own - found.keys())
         self._load_threads(set(found.values()) | set(replies.values()))
         # Every id found, not only the batch's own: a later batch may hold one of them.
         self.stored_ids.update(found.keys())
@@ -244,24 +244,15 @@ class _Importer:
         for parent_id, conversation_id in replies.items():
             self.children_of.setdefault(parent_id, self.threads_by_id[conversation_id])
 
-    def _stored_replies(self, ids: set[str], batch) -> dict[str, int]:
-        """Stored replies to messages of this batch (a Sent folder imported before the Inbox).
-
-        In-Reply-To has no index, so the search is bounded by time, which the index covers:
-        a reply is sent after its parent, and nearly always within REPLY_LOOKAHEAD.
-        """
-        if not ids:
-            return {}
-        since = min(item.parsed.sent_at for item in batch)
-        until = max(item.parsed.sent_at for item in batch) + REPLY_LOOKAHEAD
+    def _stored_replies(self, ids: set[str]) -> dict[str, int]:
+        """Stored replies to messages of this batch (a Sent folder imported before the Inbox),
+        found through the (workspace, In-Reply-To) index: the cost per message stays the same
+        however much mail the workspace holds."""
         found: dict[str, int] = {}
         for chunk in _chunks(sorted(ids)):
             rows = self.session.execute(
                 select(Message.in_reply_to, Message.conversation_id).where(
-                    Message.workspace_id == self.workspace_id,
-                    Message.sent_at >= since,
-                    Message.sent_at <= until,
-                    Message.in_reply_to.in_(chunk),
+                    Message.workspace_id == self.workspace_id, Message.in_reply_to.in_(chunk)
                 )
             ).all()
             for parent_id, conversation_id in rows:
@@ -318,17 +309,15 @@ class _Importer:
             {c.id for _, email in replies if (c := self.contacts.get(email)) is not None and c.id}
         )
         for chunk in _chunks(contact_ids):
+            # By contact alone (the workspace is checked below): with the workspace in the
+            # query, SQLite walks every conversation of the workspace for each batch.
             rows = self.session.execute(
                 select(Conversation, Contact)
                 .join(Contact, Contact.id == Conversation.contact_id)
-                .where(
-                    Conversation.workspace_id == self.workspace_id,
-                    Conversation.contact_id.in_(chunk),
-                    Conversation.last_activity_at >= since,
-                )
+                .where(Conversation.contact_id.in_(chunk), Conversation.last_activity_at >= since)
             )
             for conversation, contact in rows:
-                if conversation.id not in self.threads_by_id:
+                if conversation.workspace_id == self.workspace_id and conversation.id not in self.threads_by_id:
                     self._adopt(conversation, contact)
 
     # -- threading ---------------------------------------------------------------------------
@@ -449,6 +438,9 @@ class _Importer:
         ]
         if rows:
             self.session.execute(insert(Message), rows)
+            # In the same transaction as the mail, so the facts of these conversations follow it.
+            freshness.request_records(self.session.connection(), self.workspace_id, freshness.CONVERSATION,
+                                      {thread.row.id for _, _, thread in placed})
 
 
 def _chunks(values: list) -> Iterable[list]:

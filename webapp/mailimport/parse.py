@@ -80,6 +80,11 @@ _SPACE_RE = re.compile(r"\s+")
 # of anything else. Cheap to scan, so a list is cut to size before the email package (whose
 # address parser is far slower than linear on long lists) ever sees it.
 _ADDRESS_TOKEN_RE = re.compile(r'"(?:[^"\\]|\\.)*"?|\((?:[^()\\]|\\.)*\)?|<[^<>]*>?|,|[^",(<]+|[(<]')
+# An address list of atoms, dots and <angle addresses> only, and one entry of it.
+_SIMPLE_LIST_RE = re.compile(r"[A-Za-z0-9 \t.,_+\-@<>!#$%&'*/=?^`{|}~]*\Z")
+_DOT_ATOM = r"[A-Za-z0-9!#$%&'*/=?^_`{|}~+\-]+(?:\.[A-Za-z0-9!#$%&'*/=?^_`{|}~+\-]+)*"
+_SIMPLE_ENTRY_RE = re.compile(
+    rf"\s*(?:([^<>@]*?)\s*<({_DOT_ATOM}@{_DOT_ATOM})>|({_DOT_ATOM}@{_DOT_ATOM}))\s*")
 # Reply and forward prefixes in the languages mail clients actually send.
 _PREFIX_RE = re.compile(
     r"^\s*(?:(?:re|fwd?|aw|sv|vs|wg|antw|tr|rv|ref|rif|odp|res|enc)\s*(?:\[\d+\])?\s*[:：]\s*)+",
@@ -229,10 +234,42 @@ def _header(headers: dict[str, str], name: str, max_chars: int | None = None, ra
     if raw is None:
         return None
     value = _FOLD_RE.sub(" ", _redecode(raw[:max_chars] if max_chars else raw))
+    if name == "subject" and value.isascii() and "=?" not in value:
+        return value  # nothing to decode: the email package would hand back the same text
     try:
-        return policy.default.header_factory(name, value)
+        return _HEADERS(name, value)
     except Exception:
         return value
+
+
+class _Headers(HeaderRegistry):
+    """policy.default's header factory makes a new class for every header it parses; one per
+    header name is enough (the classes hold no state)."""
+
+    @lru_cache(maxsize=64)
+    def __getitem__(self, name):
+        return super().__getitem__(name)
+
+
+_HEADERS = _Headers()
+
+
+def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
+    """(address, display name) pairs of a plain list (``Ann Agent <ann@x.com>, bob@y.com``)
+    read without the email package's full parser, which costs most of an import's time; None
+    when anything in it (quotes, comments, groups, encoded words, 8-bit text) needs that parser."""
+    if not _SIMPLE_LIST_RE.match(value) or "=?" in value:
+        return None
+    pairs = []
+    for entry in value.split(","):
+        if not entry.strip():
+            continue
+        found = _SIMPLE_ENTRY_RE.fullmatch(entry)
+        if found is None:
+            return None
+        name, addr, bare = found.groups()
+        pairs.append((addr or bare, " ".join(name.split()) if name else ""))
+    return pairs
 
 
 def _first_addresses(value: str, limit: int) -> tuple[str, int]:
@@ -264,13 +301,15 @@ def _addresses(headers: dict[str, str], name: str, limit: int = DEFAULT_MAX_ADDR
     if raw is None:
         return [], 0
     raw, dropped = _first_addresses(raw, limit)
-    parsed = _header(headers, name, raw=raw)
-    if parsed is None:
-        return [], dropped
-    try:
-        pairs = [(a.addr_spec, a.display_name) for a in parsed.addresses]
-    except Exception:  # a header the strict parser gave up on; the lenient one still helps
-        pairs = [(addr, name_) for name_, addr in getaddresses([str(parsed)])]
+    pairs = _simple_addresses(_FOLD_RE.sub(" ", raw))
+    if pairs is None:
+        parsed = _header(headers, name, raw=raw)
+        if parsed is None:
+            return [], dropped
+        try:
+            pairs = [(a.addr_spec, a.display_name) for a in parsed.addresses]
+        except Exception:  # a header the strict parser gave up on; the lenient one still helps
+            pairs = [(addr, name_) for name_, addr in getaddresses([str(parsed)])]
     result: list[tuple[str, str]] = []
     seen: set[str] = set()
     for addr, display in pairs:

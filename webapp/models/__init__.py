@@ -41,7 +41,7 @@ from webapp.models.sync import (  # noqa: F401
     SyncRun,
     SyncSettings,
 )
-from webapp.models.analytics import FactRefresh, MessageFact  # noqa: F401
+from webapp.models.analytics import FactRefresh, FactValue, MessageFact  # noqa: F401
 from webapp.models.twoway import LINK_KINDS, LINK_STATES, SyncConflict, SyncLink  # noqa: F401
 from webapp.models.auth import UserSession  # noqa: F401
 from webapp.models.mailimport import IMPORT_JOB_ACTIVE, IMPORT_JOB_STATUSES, MailImportJob  # noqa: F401

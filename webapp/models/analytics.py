@@ -26,6 +26,11 @@ class MessageFact(SQLModel, table=True):
         Index("ix_message_fact_workspace_stage_at_send", "workspace_id", "stage_at_send"),
         Index("ix_message_fact_workspace_account_type", "workspace_id", "account_type"),
         Index("ix_message_fact_conversation", "conversation_id"),
+        # What an incremental refresh looks up: the facts a changed account, contact or
+        # address reaches (domain then counterpart serves both "this domain" and "this address").
+        Index("ix_message_fact_workspace_account_sf_id", "workspace_id", "account_sf_id"),
+        Index("ix_message_fact_workspace_sf_contact", "workspace_id", "sf_contact_id"),
+        Index("ix_message_fact_workspace_domain_counterpart", "workspace_id", "domain", "counterpart"),
     )
 
     message_id: int = Field(primary_key=True, foreign_key="message.id", ondelete="CASCADE")
@@ -41,6 +46,9 @@ class MessageFact(SQLModel, table=True):
     response_seconds: int | None = None
     business_seconds: int | None = None
     account_sf_id: str | None = Field(default=None, max_length=18)
+    # The Salesforce contact the counterpart resolved to, so a change to it finds these facts
+    # even after its address changed.
+    sf_contact_id: str | None = Field(default=None, max_length=18)
     account_name: str | None = Field(default=None, max_length=255)
     account_type: str | None = Field(default=None, max_length=255)
     industry: str | None = Field(default=None, max_length=255)
@@ -53,8 +61,8 @@ class MessageFact(SQLModel, table=True):
 class FactRefresh(SQLModel, table=True):
     """Facts work still to do, kept in the database so a crash cannot lose it: written in the
     transaction of the mirror rows that made the facts stale, deleted in the one that writes
-    the refreshed facts. ``sobject``/``sf_id`` say what changed; "*"/"*" is the whole
-    workspace (room for per-record rows once the refresh is incremental). ``version`` goes up
+    the refreshed facts. ``sobject``/``sf_id`` say what changed (a mirror record, or
+    "Conversation" and its id after mail arrived); "*"/"*" is the whole workspace. ``version`` goes up
     at each new change, so a refresh only clears the requests it saw when it started."""
 
     __tablename__ = "fact_refresh"
@@ -66,3 +74,16 @@ class FactRefresh(SQLModel, table=True):
     sf_id: str = Field(default="*", max_length=18)
     version: int = Field(default=1)
     requested_at: datetime = Field(default_factory=utcnow)
+
+
+class FactValue(SQLModel, table=True):
+    """How many facts carry each value of each report dimension: the filter menus, read
+    without scanning the facts, and kept exact by every refresh."""
+
+    __tablename__ = "fact_value"
+    __table_args__ = (Index("ix_fact_value_ranking", "workspace_id", "dimension", "messages"),)
+
+    workspace_id: int = Field(primary_key=True, foreign_key="workspace.id", ondelete="CASCADE")
+    dimension: str = Field(primary_key=True, max_length=40)
+    value: str = Field(primary_key=True, max_length=255)
+    messages: int = Field(default=0)

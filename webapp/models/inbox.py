@@ -145,6 +145,8 @@ class Message(SQLModel, table=True):
         UniqueConstraint("workspace_id", "message_id"),
         Index("ix_message_conversation_sent", "conversation_id", "sent_at"),
         Index("ix_message_workspace_sent", "workspace_id", "sent_at"),
+        # Replies already stored to a message being imported (a Sent folder before the Inbox).
+        Index("ix_message_workspace_in_reply_to", "workspace_id", "in_reply_to"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -198,7 +198,10 @@ class PageWriter:
             if fresh is not None:
                 fresh.update(row[width + 3] for row in writes)
             if spec in FACT_SOURCES:  # with the rows, so a crash before the refresh cannot lose it
-                freshness.request(conn, ws)
+                freshness.request_records(conn, ws, spec.name, [row[width + 3] for row in writes])
+                if spec is OPPORTUNITY:  # the account an opportunity left loses its stage too
+                    freshness.request_records(conn, ws, ACCOUNT.name, [stored[row[width + 3]][2] for row in writes
+                                                                       if row[width + 3] in stored])
         if unchanged and pass_id is not None:
             table = spec.table
             mark = update(table).where(table.c.workspace_id == ws, in_list(conn, table.c.sf_id, "ids")).values(seen_pass=pass_id)
@@ -323,7 +326,7 @@ class PageWriter:
             conn.execute(update(table).where(table.c.workspace_id == ws, table.c.sf_id.in_(live[start : start + CHUNK]))
                          .values(is_deleted=True, synced_at=now))
         if live and spec in FACT_SOURCES:
-            freshness.request(conn, ws)
+            freshness.request_records(conn, ws, spec.name, live)
         conn.execute(delete(ERROR).where(ERROR.c.workspace_id == ws, ERROR.c.sobject == spec.name, ERROR.c.sf_id.in_(sf_ids)))
         if compare:  # gone: no address or account any more; an account keeps its name
             self._follow(conn, spec, [(i, True, stored[i][2] if spec is ACCOUNT else None) for i in live], stored, now)
