@@ -44,3 +44,41 @@ def test_unexpected_errors_are_logged_and_shown_as_a_plain_500(app, client, caps
     assert "kaboom" not in response.get_data(as_text=True)
     err = capsys.readouterr().err
     assert "unhandled error" in err and "kaboom" in err
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def test_the_demo_server_logs_each_request_once(app):
+    """The demo's server: the app's JSON line per request, and no second line from Werkzeug."""
+    import threading
+
+    import requests
+
+    from webapp.logs import make_app_server
+
+    logging.getLogger("webapp").setLevel("INFO")
+    seen = _Records()
+    loggers = [logging.getLogger("werkzeug"), logging.getLogger("webapp.access")]
+    for logger in loggers:
+        logger.addHandler(seen)
+    server = make_app_server(app, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with requests.Session() as http:
+            assert http.get(f"http://127.0.0.1:{server.server_port}/healthz", timeout=10).status_code == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        for logger in loggers:
+            logger.removeHandler(seen)
+    lines = [r for r in seen.records if "/healthz" in r.getMessage() or getattr(r, "path", None) == "/healthz"]
+    assert [(r.name, r.getMessage()) for r in lines] == [("webapp.access", "request")]

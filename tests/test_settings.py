@@ -57,3 +57,14 @@ def test_business_hours_are_saved_and_validated(admin_client, db):
         assert response.status_code == 422 and message in response.get_data(as_text=True)
     with db() as s:
         assert s.exec(select(Workspace.business_days)).one() == "12346"
+
+
+def test_the_workspaces_locale_is_chosen_and_checked(admin_client, db):
+    page = admin_client.get("/settings/workspace").get_data(as_text=True)
+    assert "German (Germany) · 12.500,50" in page and 'value="en_US" selected' in page
+    base = {"name": "Acme", "timezone": "UTC", "addresses": ""}
+    refused = admin_client.post("/settings/workspace", {**base, "locale": "xx_YY"})
+    assert refused.status_code == 422 and "not one of the offered locales" in refused.get_data(as_text=True)
+    assert admin_client.post("/settings/workspace", {**base, "locale": "de_DE"}).status_code == 302
+    with db() as s:
+        assert s.exec(select(Workspace.locale)).one() == "de_DE"

@@ -108,10 +108,9 @@ def _seed_and_report(seed: int) -> None:
 @click.option("--emulator-port", default=5001, show_default=True, type=int)
 def demo(host: str, port: int, emulator_port: int) -> None:
     """Migrate, seed the demo, start the Salesforce emulator and serve the app."""
-    from werkzeug.serving import run_simple
-
     from webapp.emulator import EmulatorOptions
     from webapp.emulator.server import serve_in_thread
+    from webapp.logs import make_app_server
     from webapp.mailimport.background import start as start_mail_imports
     from webapp.scheduler import start as start_scheduler
 
@@ -128,9 +127,13 @@ def demo(host: str, port: int, emulator_port: int) -> None:
     start_mail_imports(app)  # mail imports a previous run left unfinished
     click.echo(f"Salesforce emulator: {emulator.url}")
     click.echo(f"Inbox:               http://{host}:{port}/  (Ctrl+C stops both)")
+    server = make_app_server(app, host, port)
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
+        server.server_close()
         emulator.stop()
 
 

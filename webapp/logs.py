@@ -9,6 +9,7 @@ import time
 import uuid
 
 from flask import Flask, g, has_request_context, request
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -79,3 +80,16 @@ def configure_logging(app: Flask) -> None:
             )
         response.headers["X-Request-Id"] = g.get("request_id", "")
         return response
+
+
+class AccessLoggedRequestHandler(WSGIRequestHandler):
+    """The app logs every request itself (one JSON line, with its id); Werkzeug's own line
+    would say it a second time. Its error lines stay."""
+
+    def log_request(self, code="-", size="-") -> None:
+        pass
+
+
+def make_app_server(app: Flask, host: str, port: int) -> BaseWSGIServer:
+    """The development server the demo runs: threaded, one log line per request."""
+    return make_server(host, port, app, threaded=True, request_handler=AccessLoggedRequestHandler)

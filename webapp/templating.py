@@ -9,7 +9,7 @@ from flask import Flask
 from flask_login import current_user
 
 from webapp.clock import as_utc, utcnow
-from webapp.money import format_money
+from webapp.money import DEFAULT_LOCALE, format_money
 
 
 def _zone() -> ZoneInfo:
@@ -18,6 +18,27 @@ def _zone() -> ZoneInfo:
         return ZoneInfo(name)
     except ZoneInfoNotFoundError:
         return ZoneInfo("UTC")
+
+
+def _locale() -> str:
+    return getattr(current_user, "locale", None) or DEFAULT_LOCALE
+
+
+def money(minor: int | None, currency: str | None) -> str:
+    """An amount in the workspace's locale: "$12,500.50", or "12.500,50 $" in de_DE."""
+    return format_money(minor, currency, _locale())
+
+
+def short_date(value: date | str | None) -> str:
+    """"12 Mar 2027" from a date or an ISO date string (the card keeps them as text)."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return ""
+    return value.strftime("%d %b %Y").lstrip("0")
 
 
 def local_datetime(value: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
@@ -63,7 +84,8 @@ def initials(name: str | None) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
-        money=format_money,
+        money=money,
+        short_date=short_date,
         local_datetime=local_datetime,
         short_when=short_when,
         ago=ago,

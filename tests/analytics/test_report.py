@@ -315,3 +315,58 @@ def test_imported_mail_reaches_analytics(app, admin_client, db, tmp_path):
     with db() as s:
         report = run(s, 1, Query(group_by="domain"))
     assert _rows(report)["delta.test"].median == 90 * 60
+
+
+def _mailbox(tmp_path, agent="agent@acme.test"):
+    mbox = tmp_path / "mailbox.mbox"
+    mbox.write_bytes(
+        b"From x@y Mon Mar  2 09:00:00 2026\n"
+        b"From: Dora <dora@delta.test>\nTo: help@acme.test\nSubject: Hello\n"
+        b"Date: Mon, 2 Mar 2026 09:00:00 +0000\nMessage-ID: <d1@delta.test>\n\nHi\n\n"
+        b"From x@y Mon Mar  2 10:30:00 2026\n"
+        + f"From: Agent <{agent}>\nTo: dora@delta.test\nSubject: Re: Hello\n".encode()
+        + b"Date: Mon, 2 Mar 2026 10:30:00 +0000\nMessage-ID: <a1@acme.test>\nIn-Reply-To: <d1@delta.test>\n\nHello\n"
+    )
+    return mbox
+
+
+def test_a_mailbox_imported_into_a_new_workspace_shows_response_times(app, db, tmp_path):
+    """No addresses set: the users' addresses and their domain are the workspace's own, so a
+    colleague's reply from the same domain counts as sent."""
+    cli = app.test_cli_runner()
+    made = cli.invoke(args=["create-user", "admin@acme.test", "--role", "admin", "--workspace", "Fresh",
+                            "--password", "correct-horse-battery"])
+    assert made.exit_code == 0, made.output
+    result = cli.invoke(args=["import-mail", str(_mailbox(tmp_path)), "--workspace", "Fresh"])
+    assert result.exit_code == 0, result.output
+    with db() as s:
+        ws = s.exec(select(Workspace.id).where(Workspace.name == "Fresh")).one()
+        directions = dict(s.exec(select(Message.from_address, Message.direction)).all())
+        report = run(s, ws, Query(group_by="domain"))
+    assert directions == {"dora@delta.test": "in", "agent@acme.test": "out"}
+    assert _rows(report)["delta.test"].median == 90 * 60
+    assert "acme.test" not in _rows(report)  # our own domain is no counterpart
+
+
+def test_own_addresses_default_to_the_users_and_the_settings_replace_them(db, make_user):
+    from webapp.addresses import own_addresses
+
+    _, ws = make_user("ada@acme.test", role="admin", workspace="Acme")
+    make_user("free@gmail.com", workspace="Acme")
+    with db() as s:
+        own = own_addresses(s, ws)
+        assert not own.from_settings
+        assert own.is_ours("Colleague@ACME.test") and own.is_ours("free@gmail.com")
+        assert not own.is_ours("someone@gmail.com")  # a user at a free-mail host does not make it ours
+        assert not own.is_ours("dora@delta.test") and not own.is_ours("") and not own.is_ours(None)
+        s.add(WorkspaceAddress(workspace_id=ws, value="acme.io"))
+        s.flush()
+        listed = own_addresses(s, ws)
+    assert listed.from_settings
+    assert listed.is_ours("sales@acme.io") and listed.is_ours("ada@acme.test")  # a user's address stays ours
+    assert not listed.is_ours("colleague@acme.test")  # the listed domains replace the default ones
+
+
+def test_the_workspace_settings_say_what_counts_as_ours_by_default(admin_client):
+    page = admin_client.get("/settings/workspace").get_data(as_text=True)
+    assert 'id="own-defaults"' in page and "acme.test" in page

@@ -151,3 +151,62 @@ def test_a_leads_conversation_and_creating_a_contact_from_the_card(browser, live
     assert len(made) == 1 and made[0]["Title"] == "Rear Admiral"
     page.screenshot(path=str(artifacts / "salesforce-card-created.png"))
     page.close()
+
+
+def test_card_with_many_opportunities_says_how_many_more_with_close_dates(browser, live_server, seeded, app,
+                                                                          demo_emulator, artifacts):
+    from webapp.demo.seed import MEMBER
+    from tests.salesforce.sync.conftest import sync
+
+    store = demo_emulator.app.emulator.store
+    opportunities = store.tables["Opportunity"].records
+    with session_scope(get_engine(app)) as session:
+        connection.save_setup(
+            session, app.extensions["vault"], 1,
+            connection.SetupInput(mode="client-credentials", environment="custom", url=demo_emulator.url,
+                                  client_id="emulator-client-id", client_secret="emulator-client-secret"),
+        )
+        found = None
+        for conv, email in session.execute(select(Conversation.id, Contact.email_normalized).join(Contact)).all():
+            sf = [c for c in store.tables["Contact"].records if (c.get("Email") or "").lower() == email and not c["IsDeleted"]]
+            if len(sf) == 1 and sf[0].get("AccountId"):
+                mine = [o for o in opportunities if o["AccountId"] == sf[0]["AccountId"] and not o["IsDeleted"]]
+                if len(mine) > 5:
+                    found = conv, sf[0]["AccountId"], len(mine)
+                    break
+    assert found, "the demo org should have an account with more than five opportunities in the inbox"
+    conversation_id, account_id, total = found
+
+    # Before any sync, with Salesforce down, a member reads why the card is missing.
+    demo_emulator.app.emulator.set_faults(unavailable=100)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    _sign_in(page, live_server, MEMBER)
+    page.goto(f"{live_server}/inbox/{conversation_id}")
+    line = page.locator("#card-salesforce[data-state='unavailable']")
+    expect(line).to_be_visible()
+    expect(line).to_contain_text("Salesforce is unavailable just now; try again later.")
+    page.screenshot(path=str(artifacts / "salesforce-card-member-unavailable-1440.png"))
+    page.close()
+    demo_emulator.app.emulator.set_faults(unavailable=0)
+    app.extensions["cache"].clear()
+
+    sync(app)  # the synced copy counts the account's opportunities
+
+    for viewport, name in (({"width": 1440, "height": 900}, "1440"), ({"width": 390, "height": 844}, "390")):
+        page = browser.new_page(viewport=viewport)
+        _sign_in(page, live_server)
+        page.goto(f"{live_server}/inbox/{conversation_id}")
+        if viewport["width"] < 800:
+            page.click("#details-toggle")
+        card = page.locator("#card-salesforce[data-state='shown']")
+        expect(card).to_be_visible()
+        assert card.locator(".opportunity").count() == 5
+        assert card.locator(".opp-close time").count() == 5
+        more = card.locator("#sf-more-opportunities")
+        expect(more).to_have_text(f"+{total - 5} more in Salesforce ↗")
+        expect(more).to_have_attribute("href", f"{demo_emulator.url}/lightning/r/Account/{account_id}/related/Opportunities/view")
+        expect(card.locator(".sf-asof")).to_contain_text("From Salesforce just now")
+        card.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / f"salesforce-card-more-{name}.png"))
+        page.close()
+

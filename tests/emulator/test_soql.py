@@ -71,10 +71,37 @@ def test_in_not_in_and_or_not_and_parentheses(store):
     assert a["Id"] in {r["Id"] for r in rows(store, "SELECT Id FROM Contact WHERE FirstName = 'Ina' OR FirstName = 'x'")}
 
 
-def test_and_binds_tighter_than_or(store):
+def test_and_mixed_with_or_needs_parentheses(store):
+    # SOQL has no AND/OR precedence: "WHERE a AND b OR c" is refused; parentheses say the order
+    # (SOQL and SOSL Reference, "Condition Expression Syntax (WHERE Clause)").
     c = add_contact(store, FirstName="Prec", Title="A")
-    found = rows(store, "SELECT Id FROM Contact WHERE FirstName = 'nobody' AND Title = 'A' OR FirstName = 'Prec'")
+    for text in ("SELECT Id FROM Contact WHERE FirstName = 'nobody' AND Title = 'A' OR FirstName = 'Prec'",
+                 "SELECT Id FROM Contact WHERE FirstName = 'Prec' OR Title = 'A' AND FirstName = 'nobody'"):
+        err = error(store, text)
+        assert err.error_code == "MALFORMED_QUERY" and "unexpected token" in err.message
+    found = rows(store, "SELECT Id FROM Contact WHERE (FirstName = 'nobody' AND Title = 'A') OR FirstName = 'Prec'")
     assert c["Id"] in {r["Id"] for r in found}
+    found = rows(store, "SELECT Id FROM Contact WHERE FirstName = 'Prec' AND (Title = 'B' OR Title = 'A') AND Title = 'A'")
+    assert [r["Id"] for r in found] == [c["Id"]]
+
+
+def test_boolean_compared_with_null_is_false(store):
+    # SOQL and SOSL Reference, "Use null in WHERE": on a boolean field null matches FALSE;
+    # `= null` is `= false` and `!= null` is `= true`.
+    live = [r for r in store.tables["Opportunity"].records if not r["IsDeleted"]]
+    lost_or_open = {r["Id"] for r in live if not r["IsWon"]}
+    assert {r["Id"] for r in rows(store, "SELECT Id FROM Opportunity WHERE IsWon = null")} == lost_or_open
+    assert {r["Id"] for r in rows(store, "SELECT Id FROM Opportunity WHERE IsWon != null")} == {
+        r["Id"] for r in live if r["IsWon"]}
+
+
+def test_offset_without_colon_is_refused(store):
+    # dateTime literals take Z, +hh:mm or -hh:mm (SOQL and SOSL Reference, "Date Formats and
+    # Date Literals"); +0500 is a syntax error at the sign.
+    err = error(store, "SELECT Id FROM Contact WHERE SystemModstamp > 2020-01-01T00:00:00+0500")
+    assert err.error_code == "MALFORMED_QUERY" and "no viable alternative at character '+'" in err.message
+    assert rows(store, "SELECT Id FROM Contact WHERE SystemModstamp > 2020-01-01T00:00:00+05:00")
+    assert rows(store, "SELECT Id FROM Contact WHERE SystemModstamp > 2020-01-01T00:00:00-05:00")
 
 
 def test_null_and_boolean_literals(store):

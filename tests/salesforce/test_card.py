@@ -580,3 +580,89 @@ def test_hostile_names_are_inert_and_account_searches_are_soql_escaped(connected
         literal = [a for a in _live(store, "Account") if q.lower() in a["Name"].lower()]
         assert page.count("<option value=\"001") == min(len(literal), 10)
     assert soql.contains("50%_o'k") == "'%50\\%\\_o\\'k%'"
+
+
+# -- more opportunities than shown, close dates, the data's age, members' line -----------------
+
+def _contact_with_many_opportunities(emulator, count=8):
+    """A contact whose account has ``count`` opportunities or more, topped up over the org's
+    REST API as a Salesforce user would."""
+    from tests.salesforce.sync.twoway_helpers import api
+
+    contact, opps = _contact_with_opportunities(emulator)
+    for n in range(len(opps), count):
+        api(emulator, "POST", "sobjects/Opportunity", json={
+            "Name": f"Extra deal {n}", "StageName": "Prospecting", "CloseDate": f"2027-0{1 + n % 9}-15",
+            "AccountId": contact["AccountId"]})
+    store = _org(emulator)
+    return contact, [o for o in store.tables["Opportunity"].records
+                     if o["AccountId"] == contact["AccountId"] and not o["IsDeleted"]]
+
+
+def test_more_opportunities_than_shown_link_to_the_accounts_list_with_close_dates(connected, emulator):
+    contact, opps = _contact_with_many_opportunities(emulator)
+    url = f"{CARD}?email={contact['Email']}"
+    before = _calls(emulator)
+    body = connected.htmx_get(url).get_data(as_text=True)
+    assert _calls(emulator) - before == 2  # "more" is known within the same two calls
+    link = f"{emulator.url}/lightning/r/Account/{contact['AccountId']}/related/Opportunities/view"
+    assert f'href="{link}"' in body and "More in Salesforce" in body  # not synced yet: no count
+    assert body.count('class="muted small opp-close"') == 5
+    shown = [o for o in opps if o["Name"].replace("'", "&#39;") in body]
+    first = shown[0]
+    day = first["CloseDate"]
+    assert f'datetime="{day.isoformat()}">{day.strftime("%d %b %Y").lstrip("0")}</time>' in body
+    _run_sync(connected.app)  # the synced copy counts them
+    card_cache.invalidate(connected.app.extensions["cache"], 1, [contact["Email"]])
+    before = _calls(emulator)
+    body = connected.htmx_get(url).get_data(as_text=True)
+    assert _calls(emulator) - before == 2
+    assert f"+{len(opps) - 5} more in Salesforce" in body and f'href="{link}"' in body
+
+
+def test_an_account_with_five_or_fewer_has_no_more_link(connected, emulator):
+    store = _org(emulator)
+    opps = store.tables["Opportunity"].records
+    contact, mine = next(
+        (c, [o for o in opps if o["AccountId"] == c.get("AccountId") and not o["IsDeleted"]])
+        for c in store.tables["Contact"].records
+        if c.get("Email") and c.get("AccountId") and not c["IsDeleted"]
+        and 1 <= len([o for o in opps if o["AccountId"] == c["AccountId"] and not o["IsDeleted"]]) <= 5
+        and len([x for x in store.tables["Contact"].records if (x.get("Email") or "").lower() == c["Email"].lower()]) == 1)
+    body = connected.htmx_get(f"{CARD}?email={contact['Email']}").get_data(as_text=True)
+    assert body.count('class="opportunity"') == len(mine)
+    assert "sf-more-opportunities" not in body
+
+
+def test_a_cached_card_says_how_old_its_data_is_in_words(connected, emulator):
+    from datetime import UTC, datetime, timedelta
+
+    contact, _ = _contact_with_opportunities(emulator)
+    url = f"{CARD}?email={contact['Email']}"
+    assert "From Salesforce just now" in connected.htmx_get(url).get_data(as_text=True)
+    cache = connected.app.extensions["cache"]
+    key = card_cache.card_key(1, contact["Email"].lower())
+    entry = cache.get(key)
+    entry["card"]["fetched_at"] = (datetime.now(UTC) - timedelta(minutes=4, seconds=5)).isoformat()
+    cache.set(key, entry)
+    body = connected.htmx_get(url).get_data(as_text=True)
+    assert "As of 4 minutes ago: a copy kept up to 5 minutes; ↻ asks Salesforce again" in body
+
+
+def test_members_get_a_quiet_line_when_salesforce_is_broken(connected, emulator, make_user, app):
+    contact, _ = _contact_with_opportunities(emulator)
+    make_user("m@acme.test", role="member")
+    member = type(connected)(app)
+    member.login("m@acme.test", "correct-horse-battery")
+    emulator.app.emulator.set_faults(unavailable=10)
+    down = member.htmx_get(f"{CARD}?email={contact['Email']}")
+    assert down.headers["X-Salesforce-Card"] == "unavailable"
+    text = down.get_data(as_text=True)
+    assert "Salesforce is unavailable just now; try again later." in text and " hidden" not in text
+    emulator.app.emulator.set_faults(unavailable=0)
+    emulator.app.emulator.revoke_refresh_tokens()
+    emulator.app.emulator.expire_sessions()
+    gone = member.htmx_get(f"{CARD}?email=someone@else.test")
+    assert gone.headers["X-Salesforce-Card"] == "reconnect"
+    text = gone.get_data(as_text=True)
+    assert "ask an admin to reconnect it" in text and "/settings/" not in text  # no link they cannot use

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from webapp.addresses import domain_of, own_addresses
+from webapp.addresses import FREE_MAIL, OwnAddresses, domain_of, own_addresses
 from webapp.analytics import freshness
 from webapp.analytics.business_hours import BusinessHours
 from webapp.clock import as_utc
@@ -29,12 +29,6 @@ from webapp.models.mirror import SfAccount, SfContact, SfOpportunity, SfOpportun
 
 log = logging.getLogger(__name__)
 
-# Addresses at these providers say nothing about the company, so no account is guessed from them.
-FREE_MAIL = frozenset(
-    """gmail.com googlemail.com outlook.com hotmail.com live.com msn.com yahoo.com ymail.com
-    icloud.com me.com mac.com aol.com proton.me protonmail.com gmx.com gmx.de gmx.net web.de
-    mail.com yandex.com yandex.ru zoho.com fastmail.com hey.com qq.com 163.com""".split()
-)
 BATCH = 5000
 
 
@@ -49,10 +43,10 @@ class AccountInfo:
     stage_history: list[tuple[datetime, str]]  # (when, stage) over all its opportunities, sorted
 
 
-def _first_external(addresses: str, own: set[str], own_domains: set[str]) -> str | None:
+def _first_external(addresses: str, own: OwnAddresses) -> str | None:
     for raw in (addresses or "").split(","):
         email = raw.strip().lower()
-        if "@" in email and email not in own and domain_of(email) not in own_domains:
+        if "@" in email and not own.is_ours(email):
             return email
     return None
 
@@ -150,7 +144,6 @@ def refresh_facts(engine: Engine, workspace_id: int) -> int:
         zone = ZoneInfo(workspace.timezone)
         hours = BusinessHours.parse(workspace.timezone, workspace.business_start, workspace.business_end, workspace.business_days)
         own = own_addresses(session, workspace_id)
-        own_domains = {v for v in own if "@" not in v}
         dims = SalesforceDimensions(session, workspace_id)
         session.execute(delete(MessageFact).where(MessageFact.workspace_id == workspace_id))
         rows = session.execute(
@@ -177,7 +170,7 @@ def refresh_facts(engine: Engine, workspace_id: int) -> int:
             if direction == "in":
                 counterpart = (sender or "").lower() or None
             else:
-                counterpart = _first_external(recipients, own, own_domains)
+                counterpart = _first_external(recipients, own)
             domain = domain_of(counterpart) if counterpart else None
             fact = {
                 "message_id": message_id, "workspace_id": workspace_id, "conversation_id": conversation_id,

@@ -45,6 +45,7 @@ class SessionUser(UserMixin):
     workspace_id: int
     workspace_name: str
     timezone: str = "UTC"
+    locale: str = "en_US"
     # The sign-in session's token, as the signed cookie carries it.
     session_token: str = ""
 
@@ -78,6 +79,7 @@ def _session_user(user: User, workspace: Workspace) -> SessionUser:
         workspace_id=workspace.id,
         workspace_name=workspace.name,
         timezone=workspace.timezone,
+        locale=workspace.locale,
     )
 
 

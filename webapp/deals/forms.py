@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField
+from wtforms import DateField, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -15,6 +15,6 @@ class DealForm(FlaskForm):
     currency = SelectField("Currency", choices=[SelectChoice(c, c) for c in COMMON_CURRENCIES], default="USD")
     stage = SelectField("Stage", choices=[SelectChoice(s, s) for s in DEAL_STAGES])
     close_date = DateField("Close date", validators=[Optional()])
-    contact_email = StringField(
-        "Contact email", validators=[Optional(), Length(max=254)], render_kw={"type": "email"}
-    )
+    # A search box over the workspace's contacts; picking one fills contact_id.
+    contact = StringField("Contact", validators=[Optional(), Length(max=300)])
+    contact_id = HiddenField()

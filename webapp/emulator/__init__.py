@@ -33,10 +33,14 @@ In-process state is `app.emulator` (an `app.Emulator`):
     .api_used                     the DailyApiRequests used so far
     .set_enhanced_email(False)    the org without Enhanced Email: EmailMessage and
                                   EmailMessageRelation are not available (`.enhanced_email`)
+    .set_duplicate_rules({"Contact": "block", "Lead": "alert", "Account": None})
+                                  duplicate rules on Contact/Lead Email and Account Name
+                                  (duplicates.py); None turns one off
 
 The same over HTTP, outside Salesforce's paths: GET /_emulator/state, POST /_emulator/faults
 (JSON body of fault values), POST /_emulator/expire-sessions, POST /_emulator/revoke-refresh-tokens,
-GET /_emulator/calls, POST /_emulator/reset, POST /_emulator/enhanced-email ({"enabled": bool}).
+GET /_emulator/calls, POST /_emulator/reset, POST /_emulator/enhanced-email ({"enabled": bool}),
+POST /_emulator/duplicate-rules ({"Contact": "block" | "alert" | null, ...}).
 """
 
 from .app import Emulator, create_emulator_app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import socket
 import threading
 import time
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from . import org
+from . import duplicates, org
 from .cursors import Cursors
 from .errors import ApiError, OAuthError, invalid_session
 from .faults import EDGE_502_PAGE, CallLog, Faults
@@ -23,6 +24,8 @@ from .soql import SoqlError
 from .store import Store
 
 ADMIN_PREFIX = "/_emulator"
+MAX_URI_BYTES = 16_384
+URI_TOO_LONG_PAGE = "<html><head><title>414 URI Too Long</title></head><body><h1>URI Too Long</h1></body></html>"
 LARGE_ORG_ROWS = 50_000
 
 
@@ -63,6 +66,17 @@ class Emulator:
         self.calls = CallLog()
         self.api_used = 0
         self.set_max_version(options.max_version)
+        self.set_duplicate_rules(options.duplicate_rules, replace=True)
+
+    def set_duplicate_rules(self, actions: dict, *, replace: bool = False) -> dict[str, str]:
+        """Turn duplicate rules on ("block" or "alert") or off (None) per object; returns
+        the rules in force."""
+        checked = duplicates.check_actions(actions)
+        with self.lock:
+            rules = {} if replace else dict(self.store.duplicate_actions)
+            rules.update(checked)
+            self.store.duplicate_actions = {k: v for k, v in rules.items() if v is not None}
+            return dict(self.store.duplicate_actions)
 
     def set_max_version(self, version: str | None) -> None:
         """The newest API version the org serves (None: the latest release)."""
@@ -104,11 +118,13 @@ class Emulator:
             self.api_used = 0
             self.store.set_enhanced_email(self.options.enhanced_email)
             self.set_max_version(self.options.max_version)
+            self.set_duplicate_rules(self.options.duplicate_rules, replace=True)
 
     def state(self) -> dict:
         opts = self.options
         return {"faults": self.faults.as_dict(), "calls": self.calls.snapshot(),
                 "switches": {"enhanced_email": self.enhanced_email},
+                "duplicate_rules": dict(self.store.duplicate_actions),
                 "api_usage": {"used": self.api_used, "max": opts.api_daily_limit},
                 "options": {"client_id": opts.client_id, "username": opts.username,
                             "redirect_uris": opts.redirect_uris, "seed": opts.seed,
@@ -129,6 +145,11 @@ class _Serialized:
         self.emulator = emulator
 
     def __call__(self, environ, start_response):
+        if len(_request_uri(environ)) > MAX_URI_BYTES:
+            # Salesforce refuses a URI over 16,384 bytes before any API work (Help article
+            # 000386264, "Maximum number of rows returned by SOQL queries over the REST API").
+            start_response("414 URI Too Long", [("Content-Type", "text/html")])
+            return [URI_TOO_LONG_PAGE.encode()]
         if environ.get("PATH_INFO", "").startswith(("/services/", "/id/")):
             delay = self.emulator.faults.latency_ms
             if delay > 0:
@@ -154,9 +175,22 @@ class _Serialized:
             return body
 
 
+def _request_uri(environ) -> bytes:
+    """The request target as sent (the server's REQUEST_URI), or rebuilt from path and query."""
+    query = environ.get("QUERY_STRING", "")
+    rebuilt = environ.get("PATH_INFO", "") + ("?" + query if query else "")
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
+    return max(raw, rebuilt, key=len).encode("latin-1", "replace")
+
+
+_RETRIEVE_BY_POST = re.compile(r"^/services/data/v[\d.]+/composite/sobjects/[^/]+/?$")
+
+
 def _is_write(environ) -> bool:
-    return environ.get("REQUEST_METHOD") in ("POST", "PATCH", "DELETE", "PUT") and environ.get(
-        "PATH_INFO", "").startswith("/services/data/")
+    path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD")
+    if method == "POST" and _RETRIEVE_BY_POST.match(path):
+        return False  # sObject Collections retrieve: a read with a body
+    return method in ("POST", "PATCH", "DELETE", "PUT") and path.startswith("/services/data/")
 
 
 def _drop(environ) -> None:
@@ -205,6 +239,16 @@ def admin_versions():
     except (TypeError, ValueError) as exc:
         return json_response({"error": str(exc)}, 400)
     return json_response(sorted(current_app.emulator.versions, key=float))
+
+
+@admin.post("/duplicate-rules")
+def admin_duplicate_rules():
+    """{"Contact": "block", "Lead": "alert", "Account": null}: rules on or off per object."""
+    try:
+        rules = current_app.emulator.set_duplicate_rules(request.get_json(force=True, silent=True))
+    except ValueError as exc:
+        return json_response({"error": str(exc)}, 400)
+    return json_response(rules)
 
 
 @admin.post("/expire-sessions")

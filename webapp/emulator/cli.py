@@ -10,7 +10,7 @@ import ssl
 import click
 from werkzeug.serving import make_server
 
-from . import create_emulator_app, org
+from . import create_emulator_app, duplicates, org
 from .options import DEFAULT_REDIRECT_URIS, EmulatorOptions
 
 DEFAULTS = EmulatorOptions()
@@ -63,6 +63,8 @@ def _option(*decls, **kwargs):
 @_option("--after-commit-503", type=int, default=0, help="Make the first N writes, then answer them with 503.")
 @_option("--after-commit-drop", type=int, default=0,
          help="Make the first N writes, then drop the connection without an answer.")
+@_option("--duplicate-rule", "duplicate_rules", multiple=True, metavar="OBJECT=block|alert",
+         help="Turn on a duplicate rule: Contact or Lead by Email, Account by Name (repeatable).")
 @_option("--cert", type=click.Path(exists=True, dir_okay=False), default=None,
          help="PEM certificate to serve https with (needs --key).")
 @_option("--key", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -70,6 +72,7 @@ def _option(*decls, **kwargs):
 def salesforce_emulator(host, port, cert, key, **settings):
     """Run a Salesforce emulator (OAuth, REST, SOQL) on a seeded org."""
     settings["redirect_uris"] = list(settings["redirect_uris"])
+    settings["duplicate_rules"] = _duplicate_rules(settings["duplicate_rules"])
     options = EmulatorOptions(**settings)
     context = None
     if cert:
@@ -85,6 +88,17 @@ def salesforce_emulator(host, port, cert, key, **settings):
         pass
     finally:
         server.server_close()
+
+
+def _duplicate_rules(values) -> dict[str, str]:
+    rules = {}
+    for value in values:
+        name, _, action = value.partition("=")
+        rules[name.strip()] = action.strip()
+    try:
+        return duplicates.check_actions(rules)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--duplicate-rule") from None
 
 
 def describe(url: str, options: EmulatorOptions) -> str:
@@ -110,6 +124,8 @@ def describe(url: str, options: EmulatorOptions) -> str:
         f"{'on' if options.rotate_refresh_tokens else 'off'}; "
         f"{options.api_daily_limit} API calls a day",
         f"  Faults:                 {faults}",
+        f"  Duplicate rules:        "
+        f"{', '.join(f'{k} {v}' for k, v in options.duplicate_rules.items()) or 'none'}",
         f"  Admin:                  {url}/_emulator/state",
     ]
     return "\n".join(lines)

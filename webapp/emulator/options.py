@@ -53,3 +53,6 @@ class EmulatorOptions:
     after_commit_502: int = 0
     after_commit_503: int = 0
     after_commit_drop: int = 0
+    # Duplicate rules in force: {"Contact": "block" | "alert", "Lead": …, "Account": …}; none
+    # by default (see duplicates.py).
+    duplicate_rules: dict[str, str] = field(default_factory=dict)

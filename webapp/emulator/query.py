@@ -252,7 +252,8 @@ class Binder:
     def value(self, path: q.Path, f: Field, lit: q.Literal):
         """The literal as a comparable value (or a (start, end) range for date literals)."""
         if lit.kind == "null":
-            return None
+            # A checkbox is never null: `= null` is `= false` in SOQL, `!= null` is `= true`.
+            return False if f.type == "boolean" else None
         t = f.type
         if t in ID_TYPES:
             if lit.kind != "string":

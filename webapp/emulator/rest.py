@@ -10,6 +10,7 @@ from werkzeug.http import http_date, parse_date
 from werkzeug.routing import BaseConverter
 
 from . import query as soql_query
+from .duplicates import SaveOptions, allow_save_header
 from .errors import ApiError, invalid_session, not_found
 from .query import format_datetime, render_record
 from .store import Table, normalize_id, now_utc, parse_datetime
@@ -80,6 +81,12 @@ def limit_info(response: Response) -> Response:
         em = emulator()
         response.headers["Sforce-Limit-Info"] = f"api-usage={em.api_used}/{em.options.api_daily_limit}"
     return response
+
+
+def save_options(version: str) -> SaveOptions:
+    """The request's Duplicate Rule Header (API 52.0 and later), for the org's duplicate rules."""
+    header = request.headers.get("Sforce-Duplicate-Rule-Header") if float(version) >= 52 else None
+    return SaveOptions(version, allow_save_header(header))
 
 
 def lock_fault(record_id: str | None = None) -> None:
@@ -234,7 +241,7 @@ def sobject_create(version: str, sobject: str):
     table = table_for(sobject)
     body = read_json()
     lock_fault()
-    record = emulator().store.create(table, body)
+    record = emulator().store.create(table, body, save=save_options(version))
     url = location(version, table.sobject.name, record["Id"])
     return json_response({"id": record["Id"], "success": True, "errors": []}, 201,
                          {"Location": url})
@@ -264,7 +271,7 @@ def sobject_update(version: str, sobject: str, record_id: str):
     record = record_for(table, record_id, include_deleted=True)
     body = read_json()
     lock_fault(record["Id"])
-    emulator().store.update(table, record, body)
+    emulator().store.update(table, record, body, save=save_options(version))
     return Response(status=204)
 
 
@@ -310,15 +317,18 @@ def sobject_upsert(version: str, sobject: str, field_name: str, value: str):
     store = emulator().store
     if matches:
         lock_fault(matches[0]["Id"])
-        store.update(table, matches[0], body)
+        store.update(table, matches[0], body, save=save_options(version))
+        # Real orgs send Location on an update too (recorded answer of an upsert that updated).
+        headers = {"Location": location(version, table.sobject.name, matches[0]["Id"])}
         if float(version) < 46:
-            return Response(status=204)
+            return Response(status=204, headers=headers)
         return json_response({"id": matches[0]["Id"], "success": True, "errors": [],
-                              "created": False})
+                              "created": False}, 200, headers)
     if f.name == "Id" or request.args.get("updateOnly", "").lower() == "true":
         raise not_found()
     lock_fault()
-    record = store.create(table, dict(body, **{f.name: value}) if isinstance(body, dict) else body)
+    record = store.create(table, dict(body, **{f.name: value}) if isinstance(body, dict) else body,
+                          save=save_options(version))
     result = {"id": record["Id"], "success": True, "errors": []}
     if float(version) >= 46:
         result["created"] = True

@@ -288,18 +288,18 @@ class Parser:
                 item.nulls_first = False
         return item
 
-    # condition := and_expr (OR and_expr)*; and_expr := unary (AND unary)*
+    # condition := unary ((AND unary)* | (OR unary)*): SOQL refuses AND and OR side by side
+    # without parentheses ("unexpected token"), unlike SQL with its precedence.
     def condition(self):
-        args = [self.and_expr()]
-        while self.accept("OR"):
-            args.append(self.and_expr())
-        return args[0] if len(args) == 1 else BoolOp("OR", args)
-
-    def and_expr(self):
         args = [self.unary()]
-        while self.accept("AND"):
+        op = None
+        while self.tok.upper in ("AND", "OR") and self.tok.kind == "ident":
+            token = self.next()
+            if op is not None and token.upper != op:
+                raise error_at(self.soql, token.pos, f"unexpected token: '{token.text}'")
+            op = token.upper
             args.append(self.unary())
-        return args[0] if len(args) == 1 else BoolOp("AND", args)
+        return args[0] if len(args) == 1 else BoolOp(op, args)
 
     def unary(self):
         if self.accept("NOT"):
@@ -363,7 +363,9 @@ class Parser:
     def _parse_datetime(self, token: Token) -> datetime:
         text = token.text.replace("Z", "+00:00")
         if re.search(r"[+-]\d{4}$", text):
-            text = text[:-2] + ":" + text[-2:]
+            # SOQL's dateTime literals take +hh:mm or -hh:mm; +0500 is refused.
+            raise error_at(self.soql, token.pos, f"line 1:{token.pos} no viable alternative "
+                           f"at character '{token.text[-5]}'")
         try:
             return datetime.fromisoformat(text).astimezone(UTC)
         except ValueError:

@@ -11,7 +11,7 @@ import re
 from bisect import bisect_left
 from datetime import UTC, date, datetime
 
-from . import org
+from . import duplicates, org
 from .errors import ApiError
 from .schema import (ENHANCED_EMAIL_OBJECTS, ID_TYPES, NAME_OBJECT, NUMBER_TYPES, STRING_TYPES,
                      Field, SObject)
@@ -174,6 +174,7 @@ class Store:
                     self.deleted_at[record["Id"]] = record["SystemModstamp"]
         self.stages = {r["ApiName"]: r for r in self.tables["OpportunityStage"].records}
         self.validation_rules: list = []  # customize.ValidationRule, checked on every save
+        self.duplicate_actions: dict[str, str | None] = {}  # "Contact" -> "block" | "alert" (duplicates.py)
         self.hidden: set[str] = set()  # objects this org does not have (Enhanced Email off)
         for record in self.tables["Account"].records:
             record["BillingAddress"] = billing_address(record)
@@ -216,8 +217,10 @@ class Store:
 
     # ---- writes --------------------------------------------------------------------------
 
-    def create(self, table: Table, body: dict, dry_run: bool = False) -> dict | None:
-        """Insert a record; with `dry_run`, only check that it would succeed."""
+    def create(self, table: Table, body: dict, dry_run: bool = False,
+               save: duplicates.SaveOptions | None = None) -> dict | None:
+        """Insert a record; with `dry_run`, only check that it would succeed. `save`: a REST
+        save, which the org's duplicate rules see (internal writes pass none)."""
         sobject = table.sobject
         _writable(sobject, "inserted")
         values = self.coerce(sobject, body, creating=True)
@@ -227,6 +230,7 @@ class Store:
             raise ApiError(400, "REQUIRED_FIELD_MISSING",
                            f"Required fields are missing: [{', '.join(missing)}]", missing)
         self._check_unique(table, values, None)
+        duplicates.check(table, self.duplicate_actions, values, None, save)
         if dry_run:
             return None
         now = now_utc()
@@ -252,7 +256,8 @@ class Store:
             self._relate_email_activity(record, now)
         return record
 
-    def update(self, table: Table, record: dict, body: dict, dry_run: bool = False) -> dict:
+    def update(self, table: Table, record: dict, body: dict, dry_run: bool = False,
+               save: duplicates.SaveOptions | None = None) -> dict:
         sobject = table.sobject
         _writable(sobject, "updated")
         if record.get("IsDeleted"):
@@ -268,6 +273,7 @@ class Store:
         merged = dict(record, **values)
         self._derive(sobject.name, merged, values, creating=False)
         self._validate(sobject.name, merged)
+        duplicates.check(table, self.duplicate_actions, merged, record["Id"], save)
         if dry_run:
             return record
         now = now_utc()

@@ -170,7 +170,7 @@ def salesforce_card_create():
     options = creating.accounts(services, current_user.workspace_id, form.email) if form.kind == "contact" else None
     response = make_response(
         render_template("partials/integrations/_salesforce_create.html", form=form, errors=outcome.errors,
-                        accounts=options, unclear=outcome.unclear),
+                        accounts=options, unclear=outcome.unclear, duplicate=outcome.duplicate),
         422,
     )
     response.headers["HX-Retarget"] = "#sf-create"

@@ -104,6 +104,9 @@ class CardData:
     converted: bool = False  # the contact a converted lead became
     matches: list[MatchOption] = field(default_factory=list)  # all of them, when several
     chosen: bool = False  # an agent chose this one among several
+    account_id: str | None = None
+    more_opportunities: int = 0  # on the account beyond those shown, when the synced copy knows
+    opportunities_url: str | None = None  # the account's opportunities in Salesforce, when there are more
 
 
 @dataclass
@@ -143,14 +146,16 @@ def money(amount, currency: str | None) -> str:
     return format_currency(Decimal(str(amount)), currency, locale="en_US")
 
 
-def record_url(instance_url: str | None, record_id: str, sobject: str = "Contact") -> str | None:
-    """A link into Salesforce, only ever on the saved instance over http(s)."""
+def record_url(instance_url: str | None, record_id: str, sobject: str = "Contact", related: str | None = None) -> str | None:
+    """A link into Salesforce, only ever on the saved instance over http(s); ``related``: one
+    of the record's related lists ("Opportunities")."""
     if not instance_url:
         return None
     parts = urlsplit(instance_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    return f"{parts.scheme}://{parts.netloc}/lightning/r/{sobject}/{quote(record_id, safe='')}/view"
+    base = f"{parts.scheme}://{parts.netloc}/lightning/r/{sobject}/{quote(record_id, safe='')}"
+    return f"{base}/related/{quote(related, safe='')}/view" if related else f"{base}/view"
 
 
 def contact_query(email: str) -> str:
@@ -198,7 +203,8 @@ def opportunity_query(account_id: str, multi_currency: bool) -> str:
     return (
         f"SELECT Id, Name, StageName, Amount, CloseDate, IsClosed, IsWon{currency} "
         f"FROM Opportunity WHERE AccountId = {soql.quote(account_id)} "
-        f"ORDER BY LastModifiedDate DESC LIMIT {MAX_OPPORTUNITIES}"
+        # One more than shown: whether there are more, within the same call.
+        f"ORDER BY LastModifiedDate DESC LIMIT {MAX_OPPORTUNITIES + 1}"
     )
 
 
@@ -211,8 +217,12 @@ def fetch(client: SalesforceClient, email: str, *, multi_currency: bool, org_cur
     contact, chosen = _pick(matches, choice, "Contact")
     account = contact.get("Account") or {}
     lines: list[OpportunityLine] = []
+    more = False
     if contact.get("AccountId"):
         for opp in client.query(opportunity_query(contact["AccountId"], multi_currency)):
+            if len(lines) == MAX_OPPORTUNITIES:
+                more = True  # how many, the synced copy says (``_count_more``)
+                continue
             currency = opp.get("CurrencyIsoCode") if multi_currency else org_currency
             lines.append(
                 OpportunityLine(
@@ -236,7 +246,19 @@ def fetch(client: SalesforceClient, email: str, *, multi_currency: bool, org_cur
         fetched_at=utcnow().isoformat(),
         matches=_options(matches, instance, "Contact"),
         chosen=chosen,
+        account_id=contact.get("AccountId"),
+        opportunities_url=record_url(instance, contact["AccountId"], "Account", "Opportunities") if more else None,
     )
+
+
+def _count_more(engine: Engine, workspace_id: int, card: CardData) -> None:
+    """How many opportunities beyond those shown, from the synced copy (no third call). Left
+    at 0 (the card says "More") when the copy knows no more than Salesforce showed."""
+    if not card.opportunities_url or not card.account_id:
+        return
+    with Session(engine) as session:
+        total = mirror.opportunity_count(session, workspace_id, card.account_id)
+    card.more_opportunities = max(total - len(card.opportunities), 0)
 
 
 def _lead_card(client: SalesforceClient, email: str, choice: Chosen | None) -> CardData | None:
@@ -337,6 +359,10 @@ def from_mirror(engine: Engine, workspace_id: int, email: str) -> CardData | Non
         other_matches=copy.other_matches,
         fetched_at=as_utc(copy.synced_at).isoformat(),
         from_mirror=True,
+        account_id=contact.account_id,
+        more_opportunities=max(copy.opportunity_total - len(copy.opportunities), 0),
+        opportunities_url=record_url(instance, contact.account_id, "Account", "Opportunities")
+        if contact.account_id and copy.opportunity_total > len(copy.opportunities) else None,
     )
 
 
@@ -440,6 +466,7 @@ def _live(services: CardServices, org: _Org, workspace_id: int, email: str) -> C
         return CardResult(state="unavailable", email=email)
     if card is None:
         return CardResult(state="no-match", email=email)
+    _count_more(services.engine, workspace_id, card)
     return CardResult(state="shown", email=email, card=card)
 
 

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from webapp.clock import as_utc, utcnow
 from webapp.crypto import SecretUnreadable, Vault
-from webapp.models import CONNECTION_MODES, OAuthState, SalesforceConnection
+from webapp.models import CONNECTION_MODES, OAuthState, SalesforceConnection, SyncSettings
 from webapp.salesforce import auth, versions
 from webapp.salesforce.client import ApiUsage, SalesforceClient
 from webapp.salesforce.errors import ReconnectNeeded, SalesforceError, oauth_error
@@ -535,6 +535,9 @@ def client_for(engine: Engine, vault: Vault, workspace_id: int, *, describe_cach
             app, store, mode=conn.mode, session_seconds=conn.session_minutes * 60, lock_key=f"sf-conn-{conn.id}"
         )
         api_version, pinned, instance_url = conn.api_version, conn.api_version_pinned, conn.instance_url
+        allow_save = session.execute(select(SyncSettings.allow_duplicate_save).where(
+            SyncSettings.workspace_id == workspace_id)).scalar()
+    client_options.setdefault("allow_duplicate_save", bool(allow_save))
     if api_version is None:
         # Connected before versions were negotiated, or the admin changed the pinned version.
         api_version = versions.choose(versions.offered(instance_url), pinned)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from webapp.addresses import InvalidAddress, domain_of, normalize_email
-from webapp.analytics.facts import FREE_MAIL
+from webapp.addresses import FREE_MAIL
 from webapp.clock import utcnow
 from webapp.integrations import card_cache
 from webapp.integrations.live_lookups import Late, Saturated
@@ -34,11 +34,12 @@ from webapp.integrations.salesforce_card import (
     _fill,
     _org,
     lookup,
+    record_url,
 )
 from webapp.integrations.salesforce_connection import NotConnected, client_for
-from webapp.models import Contact, SalesforceCreate
+from webapp.models import Contact, SalesforceConnection, SalesforceCreate
 from webapp.salesforce import soql
-from webapp.salesforce.errors import MaybeWritten, RequestFailed, SalesforceError
+from webapp.salesforce.errors import DuplicatesDetected, MaybeWritten, RequestFailed, SalesforceError
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,15 @@ class Outcome:
     message: str | None = None
     pending: bool = False  # still with Salesforce; the card asks again by itself
     unclear: bool = False
+    duplicate: DuplicateMatch | None = None  # the record a duplicate rule says this would duplicate
+
+
+@dataclass
+class DuplicateMatch:
+    sobject: str
+    sf_id: str
+    url: str | None
+    allow_save: bool  # the rule only alerts: "Save even when a duplicate rule alerts" would pass it
 
 
 # -- the form ---------------------------------------------------------------------------------
@@ -323,6 +333,10 @@ def _send(services: CardServices, org, workspace_id: int, user_id: int, row_id: 
         _set(services.engine, row_id, state="unclear", message=str(exc))
         log.warning("salesforce card create unconfirmed", extra={"workspace": workspace_id, "user": user_id})
         return Outcome(errors={"": UNCLEAR}, unclear=True)
+    except DuplicatesDetected as exc:
+        _set(services.engine, row_id, state="refused", message=str(exc))
+        return Outcome(errors={"": f"Salesforce's duplicate rules refused it: {exc} Nothing was created."},
+                       duplicate=_duplicate(services, workspace_id, exc))
     except RequestFailed as exc:
         _set(services.engine, row_id, state="refused", message=str(exc))
         fields = [FORM_FIELDS.get(f, "") for f in exc.fields] or [""]
@@ -336,6 +350,16 @@ def _send(services: CardServices, org, workspace_id: int, user_id: int, row_id: 
     key = card_cache.card_key(workspace_id, form.email)
     services.cache.delete(key)
     return Outcome(result=_fill(services, org, workspace_id, form.email, key, refresh=True))
+
+
+def _duplicate(services: CardServices, workspace_id: int, exc: DuplicatesDetected) -> DuplicateMatch | None:
+    if not exc.matches:
+        return None
+    sobject, sf_id = exc.matches[0]
+    with Session(services.engine) as session:
+        instance = session.execute(select(SalesforceConnection.instance_url).where(
+            SalesforceConnection.workspace_id == workspace_id)).scalar()
+    return DuplicateMatch(sobject, sf_id, record_url(instance, sf_id, sobject), exc.allow_save)
 
 
 def _again(services: CardServices, workspace_id: int, earlier: SalesforceCreate) -> Outcome:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from webapp.addresses import domain_of, own_addresses
+from webapp.addresses import own_addresses
 from webapp.clock import as_utc
 from webapp.mailimport.parse import (
     ParsedMessage,
@@ -123,9 +123,7 @@ class _Importer:
         self.summary = summary or ImportSummary(source=source)
         self.limits = limits
         self.progress = progress
-        values = own_addresses(session, workspace_id)
-        self.own_addresses = {v for v in values if "@" in v}
-        self.own_domains = {v for v in values if "@" not in v}
+        self.own = own_addresses(session, workspace_id)
         self.thread_of: dict[str, _Thread] = {}  # Message-ID -> its conversation
         self.children_of: dict[str, _Thread] = {}  # referenced but not yet seen -> the reply's
         self.threads_by_id: dict[int, _Thread] = {}
@@ -389,7 +387,7 @@ class _Importer:
     # -- people ------------------------------------------------------------------------------
 
     def _is_ours(self, address: str) -> bool:
-        return address in self.own_addresses or domain_of(address) in self.own_domains
+        return self.own.is_ours(address)
 
     def _correspondent(self, parsed: ParsedMessage, direction: str) -> tuple[str | None, str]:
         """The person on the other side: the sender of inbound mail, else the first outside

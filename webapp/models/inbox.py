@@ -53,6 +53,8 @@ class Workspace(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120, unique=True)
     timezone: str = Field(default="UTC", max_length=64)
+    # How amounts are written and read (Babel locale): "12,500.50" in en_US, "12.500,50" in de_DE.
+    locale: str = Field(default="en_US", max_length=16, sa_column_kwargs={"server_default": "en_US"})
     # Business hours for response times: local times and ISO weekdays (1 = Monday).
     business_start: str = Field(default="09:00", max_length=5)
     business_end: str = Field(default="17:00", max_length=5)

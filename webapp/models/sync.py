@@ -60,6 +60,9 @@ class SyncSettings(SQLModel, table=True):
     email_logging: str = Field(default="off", max_length=8, sa_column_kwargs={"server_default": "off"})
     email_exclusions: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default=text("'[]'")))
     email_subject_only: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    # Writes send Sforce-Duplicate-Rule-Header: allowSave=true, saving past duplicate rules
+    # that only alert (the push and creates from the card).
+    allow_duplicate_save: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -132,6 +135,9 @@ class SyncRecordError(SQLModel, table=True):
     sobject: str = Field(max_length=40)
     sf_id: str = Field(max_length=18)
     message: str = Field(sa_column=Column(Text, nullable=False))
+    # The record a duplicate rule said this one duplicates, to link to in Salesforce.
+    match_sobject: str | None = Field(default=None, max_length=40)
+    match_id: str | None = Field(default=None, max_length=18)
     attempts: int = Field(default=1)
     last_run_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)

@@ -22,12 +22,14 @@ import requests
 from webapp.salesforce.auth import Authenticator
 from webapp.salesforce.errors import (
     BadQuery,
+    DuplicatesDetected,
     MaybeWritten,
     NotFound,
     RateLimited,
     ReconnectNeeded,
     RequestFailed,
     Unavailable,
+    duplicate_matches,
 )
 
 API_VERSION = "66.0"  # when no version was negotiated with the org (see versions.py)
@@ -35,6 +37,8 @@ COLLECTION_SIZE = 200
 USAGE_RE = re.compile(r"api-usage=(\d+)/(\d+)")
 BAD_QUERY_CODES = {"MALFORMED_QUERY", "INVALID_FIELD", "INVALID_TYPE", "INVALID_QUERY_FILTER_OPERATOR", "INVALID_QUERY_LOCATOR"}
 RETRYABLE_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"}
+TOO_LONG = {414: "URI", 431: "request headers"}  # over 16,384 bytes: never worth resending
+DUPLICATE_RULE_HEADER = "Sforce-Duplicate-Rule-Header"
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class SalesforceClient:
         on_usage: Callable[[ApiUsage], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         describe_cache=None,
+        allow_duplicate_save: bool = False,
     ):
         self.auth = auth
         self.api_version = api_version
@@ -100,6 +105,9 @@ class SalesforceClient:
         self.on_usage = on_usage
         self.sleep = sleep
         self.describe_cache = describe_cache  # a cachelib cache, shared by processes if wanted
+        # Writes tell Salesforce to save past duplicate rules that only alert (blocking rules
+        # still refuse).
+        self.allow_duplicate_save = allow_duplicate_save
         self._describes: dict[str, dict] = {}
         self._describe_lock = threading.Lock()
         self.calls = 0
@@ -120,6 +128,8 @@ class SalesforceClient:
         refreshed = False
         attempt = 0
         resendable = method == "GET" or retry_writes  # a read, or a write that is safe twice
+        if self.allow_duplicate_save and method in ("POST", "PATCH"):
+            headers = {DUPLICATE_RULE_HEADER: "allowSave=true", **(headers or {})}
         while True:
             try:
                 response = self.http.request(
@@ -146,6 +156,11 @@ class SalesforceClient:
                 token = self.auth.renew(token)
                 refreshed = True
                 continue
+            if response.status_code in TOO_LONG:
+                raise RequestFailed(f"The request is too long for Salesforce (HTTP {response.status_code}: the "
+                                    f"{TOO_LONG[response.status_code]} must stay under 16,384 bytes).",
+                                    code="URI_TOO_LONG" if response.status_code == 414 else "HEADERS_TOO_LARGE",
+                                    status=response.status_code)
             if self._retryable(response) and attempt + 1 < self.retry.attempts and (resendable or _refused(response)):
                 self.sleep(self.retry.delay(attempt))
                 attempt += 1
@@ -197,6 +212,11 @@ class SalesforceClient:
             raise RateLimited(f"The org's Salesforce API limit is reached: {message}", code=code, status=status)
         if code in BAD_QUERY_CODES:
             raise BadQuery(message or "Salesforce rejected the query.", code=code, status=status)
+        if code == "DUPLICATES_DETECTED":
+            result = first.get("duplicateResult") or {}
+            raise DuplicatesDetected(message or "Salesforce's duplicate rules refused the record.",
+                                     matches=duplicate_matches(first), allow_save=bool(result.get("allowSave")),
+                                     status=status)
         if status == 404:
             raise NotFound(message or "The requested resource does not exist", code=code or "NOT_FOUND", status=status)
         raise RequestFailed(

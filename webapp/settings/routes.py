@@ -32,6 +32,7 @@ def workspace():
         current = services.WorkspaceSettings(
             name=form.get("name", ""),
             timezone=form.get("timezone", ""),
+            locale=form.get("locale", before.locale),
             addresses=form.get("addresses", "").split(),
             # Absent fields keep their values; the form always sends them (days via a marker).
             business_start=form.get("business_start", before.business_start),
@@ -58,6 +59,8 @@ def workspace():
             current=current,
             errors=errors,
             timezones=services.timezones(),
+            locales=services.locales(),
+            own_by_default=services.own_by_default(session, current_user.workspace_id),
         ),
         422 if errors else 200,
     )

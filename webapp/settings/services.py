@@ -14,6 +14,7 @@ from sqlmodel import Session
 from webapp.addresses import EMAIL_RE
 from webapp.analytics.business_hours import BusinessHours
 from webapp.models import Workspace, WorkspaceAddress
+from webapp.money import DEFAULT_LOCALE, LOCALES, locale_label
 from webapp.validation import FieldError
 
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -31,6 +32,7 @@ class WorkspaceSettings:
     business_start: str = "09:00"
     business_end: str = "17:00"
     business_days: str = "12345"
+    locale: str = DEFAULT_LOCALE
 
     def analytics_key(self) -> tuple:
         return (self.timezone, tuple(sorted(self.addresses)), self.business_start, self.business_end, self.business_days)
@@ -39,6 +41,18 @@ class WorkspaceSettings:
 @cache
 def timezones() -> list[str]:
     return sorted(available_timezones())
+
+
+def own_by_default(session: Session, workspace_id: int) -> list[str]:
+    """What counts as ours while no address is listed: the users' addresses and domains."""
+    from webapp.addresses import default_domains, people_addresses
+
+    people = people_addresses(session, workspace_id)
+    return sorted(default_domains(people)) + sorted(people)
+
+
+def locales() -> list[tuple[str, str]]:
+    return [(code, locale_label(code)) for code in LOCALES]
 
 
 def load(session: Session, workspace_id: int) -> WorkspaceSettings:
@@ -55,6 +69,7 @@ def load(session: Session, workspace_id: int) -> WorkspaceSettings:
         workspace.business_start,
         workspace.business_end,
         workspace.business_days,
+        workspace.locale,
     )
 
 
@@ -87,8 +102,11 @@ def save(session: Session, workspace_id: int, data: WorkspaceSettings) -> None:
         BusinessHours.parse(data.timezone, data.business_start, data.business_end, data.business_days)
     except ValueError as exc:
         raise SettingsError("business_hours", f"Business hours: {exc}") from exc
+    if data.locale not in LOCALES:
+        raise SettingsError("locale", f"{data.locale!r} is not one of the offered locales.")
     workspace = session.get(Workspace, workspace_id)
     workspace.name = name
+    workspace.locale = data.locale
     workspace.timezone = data.timezone
     workspace.business_start = data.business_start
     workspace.business_end = data.business_end

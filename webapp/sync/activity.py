@@ -26,7 +26,6 @@ from webapp.models import (
     Message,
     SalesforceConnection,
     SyncSettings,
-    User,
 )
 from webapp.salesforce.sync import ledger
 from webapp.salesforce.sync.activity import EmailOptions, identifier_for
@@ -115,8 +114,7 @@ def email_options(engine: Engine, workspace_id: int, settings: EffectiveSettings
     if settings.email_logging not in ("request", "auto"):
         return None
     with Session(engine) as session:
-        own = sorted(own_addresses(session, workspace_id))
-        own += [e.lower() for e in session.execute(select(User.email).where(User.workspace_id == workspace_id)).scalars()]
+        own = list(own_addresses(session, workspace_id).entries)
     return EmailOptions(mode=settings.email_logging, exclusions=tuple(settings.email_exclusions),
                         subject_only=settings.email_subject_only, own=tuple(own), **kwargs)
 

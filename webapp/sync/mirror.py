@@ -43,6 +43,7 @@ class MirrorCard:
     contact: MirrorContact
     opportunities: list[MirrorOpportunity] = field(default_factory=list)
     other_matches: int = 0
+    opportunity_total: int = 0  # on the account, shown or not
 
     @property
     def synced_at(self) -> datetime:
@@ -84,4 +85,11 @@ def card(session: Session, workspace_id: int, email_normalized: str, *, limit: i
             .limit(limit)
         ).all()
         opportunities = [MirrorOpportunity(*row) for row in rows]
-    return MirrorCard(first, opportunities, other_matches=len(matches) - 1)
+    total = opportunity_count(session, workspace_id, first.account_id) if first.account_id else 0
+    return MirrorCard(first, opportunities, other_matches=len(matches) - 1, opportunity_total=total)
+
+
+def opportunity_count(session: Session, workspace_id: int, account_id: str) -> int:
+    o = SfOpportunity.__table__
+    return session.execute(select(func.count()).select_from(o).where(
+        o.c.workspace_id == workspace_id, o.c.account_id == account_id, o.c.is_deleted.is_(False))).scalar_one()

@@ -134,6 +134,7 @@ def two_way():
         enabled=form.get("two_way") == "on", external_id_field=form.get("external_id_field", "")[:80],
         push_immediately=form.get("push_immediately") == "on", delete_in_salesforce=form.get("delete_in_salesforce") == "on",
         rules={key[len("rule:"):]: value for key, value in form.items() if key.startswith("rule:")},
+        allow_duplicate_save=form.get("allow_duplicate_save") == "on",
     )
 
     def check(name):

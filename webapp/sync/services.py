@@ -10,7 +10,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from webapp.clock import utcnow
-from webapp.models import ACTIVE_STATUSES, SyncRecordError, SyncRun, SyncSettings
+from webapp.integrations.salesforce_card import record_url
+from webapp.models import ACTIVE_STATUSES, SalesforceConnection, SyncRecordError, SyncRun, SyncSettings
 from webapp.salesforce.sync import ledger
 from webapp.salesforce.sync.objects import OBJECTS
 from webapp.salesforce.sync.push import ERROR_OBJECT
@@ -126,6 +127,8 @@ class ErrorView:
     message: str
     attempts: int
     updated_at: datetime
+    match_sobject: str | None = None  # the record a duplicate rule says this one duplicates
+    match_url: str | None = None
 
     @property
     def push(self) -> bool:
@@ -178,13 +181,17 @@ def page(session: Session, workspace_id: int) -> SyncPage:
     count = session.execute(
         select(func.count()).select_from(SyncRecordError).where(SyncRecordError.workspace_id == workspace_id)
     ).scalar_one()
+    instance = session.execute(select(SalesforceConnection.instance_url).where(
+        SalesforceConnection.workspace_id == workspace_id)).scalar() if any(e.match_id for e in errors) else None
     now = utcnow()
     next_run = None
     if settings.frequency == "daily":
         next_run = next_daily(settings, now)
     return SyncPage(
         settings=settings, next_run_at=next_run, latest=views[0] if views else None, recent=views,
-        errors=[ErrorView(e.id, e.sobject, e.sf_id, e.message, e.attempts, e.updated_at) for e in errors],
+        errors=[ErrorView(e.id, e.sobject, e.sf_id, e.message, e.attempts, e.updated_at, e.match_sobject,
+                          record_url(instance, e.match_id, e.match_sobject) if e.match_id and e.match_sobject else None)
+                for e in errors],
         error_count=count, two_way=twoway.view(session, workspace_id), activity=activity.view(session, workspace_id),
     )
 

@@ -39,6 +39,7 @@ class EffectiveSettings:
     external_id_field: str | None = None
     push_immediately: bool = False
     delete_in_salesforce: bool = False
+    allow_duplicate_save: bool = False
     field_rules: dict = field(default_factory=dict)
     email_logging: str = "off"  # off | request | auto
     email_exclusions: list = field(default_factory=list)
@@ -71,7 +72,8 @@ def load_settings(session: Session, workspace_id: int) -> EffectiveSettings:
         timezone_is_workspace=row.timezone is None, interval_hours=row.interval_hours,
         budget_percent=row.budget_percent, extra_fields=dict(row.extra_fields or {}),
         two_way=bool(row.two_way), external_id_field=row.external_id_field, push_immediately=bool(row.push_immediately),
-        delete_in_salesforce=bool(row.delete_in_salesforce), field_rules=dict(row.field_rules or {}),
+        delete_in_salesforce=bool(row.delete_in_salesforce), allow_duplicate_save=bool(row.allow_duplicate_save),
+        field_rules=dict(row.field_rules or {}),
         email_logging=row.email_logging or "off", email_exclusions=list(row.email_exclusions or []),
         email_subject_only=bool(row.email_subject_only),
     )

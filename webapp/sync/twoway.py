@@ -52,6 +52,7 @@ class TwoWayView:
     external_id_field: str | None
     push_immediately: bool
     delete_in_salesforce: bool
+    allow_duplicate_save: bool
     rules: list[RuleRow]
     conflicts: list[ConflictRow]
     conflict_count: int
@@ -68,6 +69,7 @@ def view(session: Session, workspace_id: int, *, submitted: TwoWayInput | None =
     if submitted is not None:
         settings.two_way, settings.external_id_field = submitted.enabled, submitted.external_id_field.strip() or None
         settings.push_immediately, settings.delete_in_salesforce = submitted.push_immediately, submitted.delete_in_salesforce
+        settings.allow_duplicate_save = submitted.allow_duplicate_save
         settings.field_rules = {**settings.field_rules, **submitted.rules}
     rules = rules_for(settings.field_rules)
     rows = [RuleRow(f.key, f.label, f.salesforce, rules[f.key], f.default, [(c, RULE_LABELS[c]) for c in f.choices])
@@ -82,7 +84,8 @@ def view(session: Session, workspace_id: int, *, submitted: TwoWayInput | None =
     linked = dict(session.execute(select(SyncLink.state, func.count()).where(
         SyncLink.workspace_id == workspace_id, SyncLink.kind == "deal").group_by(SyncLink.state)).all())
     return TwoWayView(
-        settings.two_way, settings.external_id_field, settings.push_immediately, settings.delete_in_salesforce, rows,
+        settings.two_way, settings.external_id_field, settings.push_immediately, settings.delete_in_salesforce,
+        settings.allow_duplicate_save, rows,
         [ConflictRow(c.id, c.kind, c.local_id, c.record_name, labels.get(c.field, c.field), c.inbox_value,
                      c.salesforce_value, RULE_LABELS.get(c.rule, c.rule), c.winner, c.created_at) for c in conflicts],
         count, linked, str(error) if error else None, error.field if error else None,
@@ -96,6 +99,7 @@ class TwoWayInput:
     push_immediately: bool
     delete_in_salesforce: bool
     rules: dict[str, str]
+    allow_duplicate_save: bool = False
 
 
 def external_id_fields(engine: Engine, vault, cache, workspace_id: int) -> set[str]:
@@ -132,6 +136,7 @@ def save(session: Session, workspace_id: int, data: TwoWayInput, *, check_extern
                                                          f"that the integration user can edit (the org has: {listed}).")
     row.two_way, row.external_id_field = data.enabled, name
     row.push_immediately, row.delete_in_salesforce = data.push_immediately, data.delete_in_salesforce
+    row.allow_duplicate_save = data.allow_duplicate_save
     row.field_rules = {k: v for k, v in data.rules.items()}
     row.updated_at = utcnow()
     session.add(row)

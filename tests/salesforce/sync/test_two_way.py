@@ -228,3 +228,25 @@ def test_an_inbox_edit_of_a_linked_contact_goes_out_and_salesforces_edits_come_b
     sync(connected)
     assert linked_contact(connected).title == "Chief Technology Officer"
     assert linked_contact(connected).name == "Ada King Lovelace"
+
+
+def test_a_linked_deal_salesforce_refused_is_not_called_synced_and_says_what_to_do(connected, emulator, admin_client):
+    sync(connected)
+    enable(connected)
+    first = add_deal(connected, "Linked, then refused")
+    sync(connected)
+    assert link(connected, first).state == "linked"
+    assert "Synced with Salesforce" in admin_client.get(f"/deals/{first}/edit").get_data(as_text=True)
+    add_validation_rule(emulator.app.emulator.store, ValidationRule(
+        "Opportunity", "Closed deals need an amount.", lambda r: r["IsClosed"] and not r["Amount"], ("Amount",)))
+    edit_deal(connected, first, stage="Closed Lost", amount_minor=None)
+    sync(connected)
+    page = admin_client.get(f"/deals/{first}/edit").get_data(as_text=True)
+    assert link(connected, first).state == "linked"
+    assert "Synced with Salesforce" not in page and "badge-won" not in page
+    assert "Not synced: Salesforce refused the last change" in page
+    assert "A validation rule of your Salesforce org refused it" in page  # what to do
+    assert "<code>FIELD_CUSTOM_VALIDATION_EXCEPTION</code> Closed deals need an amount." in page  # and the code
+    listing = admin_client.get("/deals").get_data(as_text=True)
+    row = listing.split("Linked, then refused")[1].split("</tr>")[0]
+    assert "Not synced" in row and "badge-won" not in row

@@ -139,7 +139,7 @@ def test_a_get_of_the_form_address_leads_back_to_the_panel(connected, admin_clie
 
 def _deal_form(**values) -> dict:
     return {"name": "Pushed at once", "amount": "1200.00", "currency": "USD", "stage": "Prospecting",
-            "close_date": "2026-12-01", "contact_email": "", **values}
+            "close_date": "2026-12-01", "contact": "", **values}
 
 
 def test_push_immediately_queues_a_run_after_a_deal_save_and_delete_without_calling_salesforce(connected, admin_client, emulator):

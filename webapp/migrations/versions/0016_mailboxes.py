@@ -1,7 +1,7 @@
 """mailboxes: IMAP and SMTP settings of a workspace's mailboxes, and how far each folder was read
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0019
 Create Date: 2026-12-01 16:46:29.001118
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = '0016'
-down_revision = '0013'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

@@ -98,15 +98,14 @@ def addresses(*fields: str) -> list[str]:
 
 
 def excluded_by(row, options: EmailOptions) -> str | None:
-    """Why a message is never logged: its sender or a recipient is on the exclusion list
-    (the workspace's own addresses do not count, or listing the own domain would stop all)."""
+    """Why a message is never logged: its sender or a recipient is on the exclusion list. A
+    listed domain does not cover the workspace's own addresses (or listing the own domain would
+    stop all); a listed address always counts, a colleague's too."""
     if not options.exclusions:
         return None
     for address in addresses(row.from_address, row.to_addresses, row.cc_addresses):
-        if matches(address, options.own):
-            continue
         entry = matches(address, options.exclusions)
-        if entry:
+        if entry and ("@" in entry or not matches(address, options.own)):
             return f"{address} is on the exclusion list ({entry})."
     return None
 

@@ -21,6 +21,7 @@ from webapp.clock import utcnow
 from webapp.models import SyncLink, SyncRecordError
 from webapp.money import from_minor
 from webapp.salesforce.client import COLLECTION_SIZE, SalesforceClient
+from webapp.salesforce.errors import duplicate_matches
 from webapp.salesforce.sync.ownership import meaning_of
 from webapp.salesforce.sync.reconcile import Outgoing, Plan
 from webapp.salesforce.sync.upsert import insert_for
@@ -165,7 +166,10 @@ class Pusher:
                     elif code in GONE_CODES and not create:
                         self._gone(conn, item)
                     else:
-                        self._failed(conn, item, message, transient=code == "UNABLE_TO_LOCK_ROW")
+                        # A duplicate rule names the record this one duplicates: kept, to link to.
+                        matches = duplicate_matches((result.get("errors") or [{}])[0])
+                        self._failed(conn, item, message, transient=code == "UNABLE_TO_LOCK_ROW",
+                                     match=matches[0] if matches else None)
                 self.publish(conn)
             ready = locked
             if ready:
@@ -199,7 +203,8 @@ class Pusher:
         conn.execute(update(LINK).where(LINK.c.id == item.link_id).values(state="unlinked", unlinked_at=now, updated_at=now))
         self._count(item.kind, "unlinked")
 
-    def _failed(self, conn, item: Outgoing, message: str, *, transient: bool = False) -> None:
+    def _failed(self, conn, item: Outgoing, message: str, *, transient: bool = False,
+                match: tuple[str, str] | None = None) -> None:
         now = utcnow()
         values = dict(failed_at=None if transient else item.read_at, updated_at=now)
         if item.create:
@@ -209,10 +214,12 @@ class Pusher:
         stmt = stmt.on_conflict_do_update(
             index_elements=[ERROR.c.workspace_id, ERROR.c.sobject, ERROR.c.sf_id],
             set_={"message": stmt.excluded.message, "last_run_id": stmt.excluded.last_run_id,
-                  "updated_at": stmt.excluded.updated_at, "attempts": ERROR.c.attempts + 1})
+                  "updated_at": stmt.excluded.updated_at, "attempts": ERROR.c.attempts + 1,
+                  "match_sobject": stmt.excluded.match_sobject, "match_id": stmt.excluded.match_id})
+        match_sobject, match_id = (match[0][:40], match[1][:18]) if match else (None, None)
         conn.execute(stmt.values(workspace_id=self.workspace_id, sobject=ERROR_OBJECT[item.kind], sf_id=str(item.local_id),
                                  message=f"{item.name}: {message}"[:2000], attempts=1, last_run_id=self.run_id,
-                                 created_at=now, updated_at=now))
+                                 created_at=now, updated_at=now, match_sobject=match_sobject, match_id=match_id))
         self._count(item.kind, "failed")
 
     # -- deletes ------------------------------------------------------------------------------
