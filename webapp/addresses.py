@@ -60,13 +60,11 @@ class OwnAddresses:
 
 def people_addresses(session: Session, workspace_id: int) -> set[str]:
     """The addresses the workspace's people send from: its users' and its mailboxes'."""
-    from sqlalchemy import union
-
     from webapp.models import Mailbox, User
 
-    query = union(select(User.email).where(User.workspace_id == workspace_id),
-                  select(Mailbox.address).where(Mailbox.workspace_id == workspace_id))
-    return {e.strip().lower() for e in session.execute(query).scalars() if e}
+    users = select(User.email).where(User.workspace_id == workspace_id)
+    mailboxes = select(Mailbox.address).where(Mailbox.workspace_id == workspace_id)
+    return {e.strip().lower() for e in session.execute(users.union(mailboxes)).scalars() if e}
 
 
 def own_addresses(session: Session, workspace_id: int) -> OwnAddresses:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from tests.mail.conftest import MAILBOX_PASSWORD, MAILBOX_USER
 from tests.mailservers import Dovecot, SmtpServer, free_port
 from webapp.addresses import own_addresses
-from webapp.models import Mailbox, MailboxFolder
+from webapp.models import Mailbox, MailboxFolder, WorkspaceAddress
 
 
 def _form(dovecot, smtp_server=None, **fields):
@@ -53,9 +53,13 @@ def test_add_stores_the_password_encrypted_and_never_shows_it(app, admin_client,
     for url in ("/settings/mailboxes", f"/settings/mailboxes/{mailbox.id}"):
         html = admin_client.get(url).get_data(as_text=True)
         assert MAILBOX_PASSWORD not in html and mailbox.imap_password_enc not in html
-    # The mailbox's address is one of the workspace's own from now on.
+    # The mailbox's address is one of the workspace's own from now on, listed addresses or not.
     with db() as session:
         assert own_addresses(session, mailbox.workspace_id).is_ours("support@acme.test")
+        session.add(WorkspaceAddress(workspace_id=mailbox.workspace_id, value="elsewhere.test"))
+    with db() as session:
+        own = own_addresses(session, mailbox.workspace_id)
+        assert own.from_settings and own.is_ours("support@acme.test") and not own.is_ours("other@acme.test")
 
 
 def test_edit_keeps_the_password_when_left_empty_and_replaces_it_when_given(app, admin_client, db, dovecot):
