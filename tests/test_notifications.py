@@ -208,16 +208,6 @@ def test_without_a_channel_the_incident_waits_for_one(app, workspace, hook):
     assert len(hook.received) == 1
 
 
-def test_the_email_hook_reaches_the_workspaces_admins(app, workspace, hook, monkeypatch):
-    mails = []
-    monkeypatch.setattr(notifier, "EMAIL_SENDER", lambda ws, to, subject, body: mails.append((ws, tuple(to), subject, body)))
-    _run(app, workspace, "failed", "boom")
-    _tick(app)
-    [(ws, to, subject, body)] = mails
-    assert ws == workspace and to == ("boss@acme.test", "ops@acme.test") and subject == "Salesforce sync failed for Acme"
-    assert "boom" in body
-
-
 def test_the_admin_saves_the_webhook_encrypted_and_nothing_is_sent_from_the_request(admin, app, hook):
     admin_client = admin
     response = admin_client.post(URL, {"webhook_url": hook.url, "action": "save"})

@@ -109,7 +109,7 @@ def notify_admins(service) -> None:
         return
     from webapp.notify.incidents import check
 
-    check(service.engine, service.vault, service.base_url)
+    check(service.engine, service.vault, service.base_url, service.mail_options)
 
 
 def fetch_mailboxes(service) -> None:

@@ -95,20 +95,24 @@ def _notice(session: Session, incident, base_url: str) -> Notice:
     return Notice(incident.workspace_id, subject, text, admins)
 
 
-def check(engine: Engine, vault: Vault, base_url: str) -> list[Sent]:
+def check(engine: Engine, vault: Vault, base_url: str, mail_options=None) -> list[Sent]:
     """One tick: track incidents, then send the notices not sent yet. Network calls are
-    made with no transaction open."""
+    made with no transaction open. ``mail_options``: webapp.mail.fetch.FetchOptions for the
+    email channel (the trusted CAs and timeout)."""
+    from webapp.mail.notices import sender_for  # the mail package reaches far; only this tick needs it
+
     with Session(engine) as session:
         track(session)
         session.commit()
         pending = session.execute(select(INCIDENT).where(
             INCIDENT.c.closed_at.is_(None), INCIDENT.c.notified_at.is_(None),
             INCIDENT.c.attempts < MAX_ATTEMPTS).order_by(INCIDENT.c.id)).all()
-        work = [(row, _notice(session, row, base_url), notify_settings.webhook_url(session, vault, row.workspace_id))
+        work = [(row, _notice(session, row, base_url), notify_settings.webhook_url(session, vault, row.workspace_id),
+                 sender_for(session, vault, row.workspace_id, mail_options))
                 for row in pending]
     sent: list[Sent] = []
-    for row, notice, webhook in work:
-        notifier = notifier_for(webhook)
+    for row, notice, webhook, email in work:
+        notifier = notifier_for(webhook, email)
         if not notifier.channels:
             continue  # told once a channel is set up, if the incident is still open then
         error = None

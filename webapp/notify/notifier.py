@@ -1,9 +1,9 @@
 """The channels a notice goes out on. Sending happens in the scheduler's job thread only,
 never in a request: a slow webhook must not hold a page.
 
-Today: a webhook (Slack-compatible JSON ``{"text": ...}``). Email to the workspace's admins
-plugs in through ``EMAIL_SENDER`` once the app can send mail: a callable
-``(workspace_id, recipients, subject, body) -> None`` that raises on failure, set at start-up.
+Two channels: a webhook (Slack-compatible JSON ``{"text": ...}``) and email to the workspace's
+admins, sent from its first mailbox (webapp.mail.notices): a callable
+``(workspace_id, recipients, subject, body) -> None`` that raises on failure.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT = (3, 5)  # connect, read: a notice is small and the job has other work
 WEBHOOK_URL_MAX = 2000
 
-# The hook for email (see the module's docstring); None: no outgoing mailbox yet.
-EMAIL_SENDER: Callable[[int, Sequence[str], str, str], None] | None = None
+EmailSender = Callable[[int, Sequence[str], str, str], None]
 
 
 class ChannelFailed(RuntimeError):
@@ -86,7 +85,7 @@ class WebhookChannel:
 class EmailChannel:
     name = "email"
 
-    def __init__(self, sender: Callable[[int, Sequence[str], str, str], None]):
+    def __init__(self, sender: EmailSender):
         self.sender = sender
 
     def send(self, notice: Notice) -> None:
@@ -118,10 +117,10 @@ class Notifier:
             raise ChannelFailed("; ".join(failures))
 
 
-def notifier_for(webhook_url: str | None) -> Notifier:
+def notifier_for(webhook_url: str | None, email_sender: EmailSender | None = None) -> Notifier:
     channels: list = []
     if webhook_url:
         channels.append(WebhookChannel(webhook_url))
-    if EMAIL_SENDER is not None:
-        channels.append(EmailChannel(EMAIL_SENDER))
+    if email_sender is not None:
+        channels.append(EmailChannel(email_sender))
     return Notifier(channels)

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from webapp.clock import utcnow
 from webapp.crypto import SecretUnreadable, Vault
+from webapp.mail.notices import can_send
 from webapp.models import NotificationIncident, SyncSettings
 from webapp.notify import notifier
 from webapp.sync.settings import SyncSettingsError
@@ -43,7 +44,7 @@ def view(session: Session, workspace_id: int, *, error: str | None = None) -> No
                                            NotificationIncident.closed_at.is_(None)).order_by(NotificationIncident.id)
     ).scalars().all()
     return NotificationView(
-        webhook_set=bool(enc), email_ready=notifier.EMAIL_SENDER is not None,
+        webhook_set=bool(enc), email_ready=can_send(session, workspace_id),
         open_incidents=[IncidentView(i.kind, i.detail, i.opened_at, i.notified_at, i.last_error) for i in incidents],
         error=error,
     )
