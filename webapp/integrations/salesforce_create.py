@@ -214,7 +214,8 @@ def accounts(services: CardServices, workspace_id: int, email: str, name: str = 
     by_domain, by_name = account_queries(domain, name)
 
     def work() -> AccountOptions:
-        client = client_for(services.engine, services.vault, workspace_id, timeout=CARD_TIMEOUT, retry=CARD_RETRY)
+        client = client_for(services.engine, services.vault, workspace_id, state_cache=services.cache,
+                            timeout=CARD_TIMEOUT, retry=CARD_RETRY)
         if by_domain:
             for r in client.query(by_domain):
                 host = _website_host(r.get("Website"))
@@ -317,7 +318,8 @@ def _send(services: CardServices, org, workspace_id: int, user_id: int, row_id: 
           payload: dict) -> Outcome:
     """On the lookup pool: the one POST, then the card filled with the new record."""
     try:
-        client = client_for(services.engine, services.vault, workspace_id, timeout=CARD_TIMEOUT, retry=CARD_RETRY)
+        client = client_for(services.engine, services.vault, workspace_id, state_cache=services.cache,
+                            timeout=CARD_TIMEOUT, retry=CARD_RETRY)
         sf_id = client.create(form.sobject, payload)
     except MaybeWritten as exc:
         _set(services.engine, row_id, state="unclear", message=str(exc))
