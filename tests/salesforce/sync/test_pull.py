@@ -15,6 +15,7 @@ from webapp.db import get_engine
 from webapp.integrations import card_cache
 from webapp.salesforce.client import RetryPolicy
 from webapp.salesforce.sync import ledger
+from webapp.sync.execution import run_queued
 from webapp.models import (
     Contact, SalesforceConnection, SfAccount, SfContact, SfOpportunity, SyncCursor, SyncRecordError, SyncRun,
 )
@@ -232,7 +233,6 @@ def test_a_first_pass_whose_memory_of_ids_says_yes_to_everything_ends_the_same(c
     for a value it never saw; that only sends the writer to the database. Here it says so for
     every id and address, on pages of 200, and the mirror and the inbox come out as always."""
     from webapp.salesforce.sync import writer
-    from webapp.sync.execution import run_queued
 
     monkeypatch.setattr(writer.Seen, "__contains__", lambda self, value: True)
     engine = get_engine(connected)
@@ -294,3 +294,61 @@ def test_a_full_pass_marks_purged_records_a_chunk_at_a_time(connected, emulator,
     assert counts["mode"] == "full" and counts["deleted"] == 7
     ids = ", ".join(f"'{r['Id']}'" for r in purged)
     assert _rows(connected, f"SELECT count(*) FROM sf_account WHERE is_deleted AND sf_id IN ({ids})")[0][0] == 7
+
+
+def test_the_next_objects_query_goes_out_while_the_last_page_is_written(connected, monkeypatch):
+    """Fetching is pipelined across objects: the contacts query is sent before the accounts'
+    last page is written (here, while the writer holds that page until it sees the query)."""
+    import threading
+
+    from webapp.salesforce.client import SalesforceClient
+    from webapp.salesforce.sync import writer
+
+    contacts_asked = threading.Event()
+    order: list[str] = []
+    real_request, real_write = SalesforceClient.request, writer.PageWriter.write
+
+    def request(self, method, path, *args, **kwargs):
+        if " FROM Contact " in (kwargs.get("params") or {}).get("q", ""):
+            order.append("query Contact")
+            contacts_asked.set()
+        return real_request(self, method, path, *args, **kwargs)
+
+    def write(self, conn, spec, records, *args, **kwargs):
+        if spec.name == "Account":
+            contacts_asked.wait(30)  # only a deadline for the failure: the query is already out
+            order.append("write Account")
+        return real_write(self, conn, spec, records, *args, **kwargs)
+
+    monkeypatch.setattr(SalesforceClient, "request", request)
+    monkeypatch.setattr(writer.PageWriter, "write", write)
+    _, outcome = sync(connected)
+    assert outcome.status == "succeeded"
+    assert order[:2] == ["query Contact", "write Account"], order
+
+
+def test_on_postgresql_every_page_is_planned_for_the_table_as_it_is(connected):
+    """psycopg prepares a statement run five times, and the server may keep a generic plan made
+    while the mirror was small; each page's transaction asks for plans of its own instead."""
+    import pytest
+    from sqlalchemy import event
+
+    engine = get_engine(connected)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    seen: list[str] = []
+
+    def listener(conn, cursor, statement, *args):
+        if statement.startswith(("SET LOCAL plan_cache_mode", "INSERT INTO sf_")) and not statement.startswith("INSERT INTO sf_user"):
+            seen.append(statement.split(" (")[0])
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        run_queued(engine, connected.extensions["vault"], connected.extensions["cache"],
+                   ledger.request_run(engine, 1, "manual").run_id, batch_size=200,
+                   client_options={"retry": RetryPolicy(attempts=4, base_delay=0, max_delay=0), "sleep": lambda s: None})
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    writes = [i for i, s in enumerate(seen) if s.startswith("INSERT INTO sf_")]  # one per page of mirror rows
+    assert len(writes) >= 5
+    assert all(seen[i - 1] == "SET LOCAL plan_cache_mode = force_custom_plan" for i in writes), seen
