@@ -326,29 +326,3 @@ def test_the_next_objects_query_goes_out_while_the_last_page_is_written(connecte
     assert outcome.status == "succeeded"
     assert order[:2] == ["query Contact", "write Account"], order
 
-
-def test_on_postgresql_every_page_is_planned_for_the_table_as_it_is(connected):
-    """psycopg prepares a statement run five times, and the server may keep a generic plan made
-    while the mirror was small; each page's transaction asks for plans of its own instead."""
-    import pytest
-    from sqlalchemy import event
-
-    engine = get_engine(connected)
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only")
-    seen: list[str] = []
-
-    def listener(conn, cursor, statement, *args):
-        if statement.startswith(("SET LOCAL plan_cache_mode", "INSERT INTO sf_")) and not statement.startswith("INSERT INTO sf_user"):
-            seen.append(statement.split(" (")[0])
-
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        run_queued(engine, connected.extensions["vault"], connected.extensions["cache"],
-                   ledger.request_run(engine, 1, "manual").run_id, batch_size=200,
-                   client_options={"retry": RetryPolicy(attempts=4, base_delay=0, max_delay=0), "sleep": lambda s: None})
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    writes = [i for i, s in enumerate(seen) if s.startswith("INSERT INTO sf_")]  # one per page of mirror rows
-    assert len(writes) >= 5
-    assert all(seen[i - 1] == "SET LOCAL plan_cache_mode = force_custom_plan" for i in writes), seen

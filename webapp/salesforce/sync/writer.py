@@ -36,11 +36,6 @@ FACT_SOURCES = (ACCOUNT, CONTACT, OPPORTUNITY, HISTORY)
 # A row's columns after the converter's, in this order (then seen_pass and extra when written).
 BASE_KEYS = ("system_modstamp", "is_deleted", "workspace_id", "sf_id", "synced_at")
 SQLITE_PRAGMAS = ("PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=10000")
-# For PostgreSQL: psycopg prepares a statement run five times, and the server may then keep a
-# generic plan made while the mirror was still small (a sequential scan), which a first sync's
-# later pages would pay per row, growing with the org. Each page's statements are planned
-# for the table as it is now instead; planning is a fraction of a millisecond per statement.
-POSTGRES_SETTINGS = ("SET LOCAL plan_cache_mode = force_custom_plan",)
 
 
 @contextmanager
@@ -130,8 +125,9 @@ class PageWriter:
     def _write(self, conn: Connection, spec: ObjectSpec, records: list[dict], extra: tuple[str, ...],
                pass_id: int | None, counts: dict, *, cursor_id: int | None) -> None:
         now = utcnow()
-        for setting in SQLITE_PRAGMAS if conn.dialect.name == "sqlite" else POSTGRES_SETTINGS:
-            conn.exec_driver_sql(setting)
+        if conn.dialect.name == "sqlite":
+            for pragma in SQLITE_PRAGMAS:
+                conn.exec_driver_sql(pragma)
         ws, ctx, convert = self.workspace_id, self.context, spec.convert
         counts["fetched"] += len(records)
         # A row: the converter's columns, then BASE_KEYS, then seen_pass and extra when written.
