@@ -23,7 +23,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     )
     app.config.update(load_config(instance_path, dict(config or {})))
 
-    from webapp import cache, db, errors, security_headers, templating
+    from webapp import assets, cache, db, errors, security_headers, templating
     from webapp import htmx as htmx_helpers
     from webapp.extensions import csrf, htmx
     from webapp.logs import configure_logging
@@ -38,6 +38,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     htmx.init_app(app)
     htmx_helpers.init_app(app)
     templating.init_app(app)
+    assets.init_app(app)
     errors.init_app(app)
     security_headers.init_app(app)
 

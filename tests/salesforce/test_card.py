@@ -666,3 +666,55 @@ def test_members_get_a_quiet_line_when_salesforce_is_broken(connected, emulator,
     assert gone.headers["X-Salesforce-Card"] == "reconnect"
     text = gone.get_data(as_text=True)
     assert "ask an admin to reconnect it" in text and "/settings/" not in text  # no link they cannot use
+
+
+def test_a_cached_card_asks_the_database_only_for_the_session(connected, emulator, app):
+    """A hit is the request every open conversation makes: the sign-in session is checked (one
+    query); the connection state, the admin's banner and the last logged date come from the cache."""
+    from sqlalchemy import event
+
+    contact, _ = _contact_with_opportunities(emulator)
+    url = f"{CARD}?email={contact['Email']}"
+    assert connected.htmx_get(url).headers["X-Salesforce-Card"] == "shown"
+    assert connected.htmx_get(url).headers["X-Salesforce-Card"] == "shown"  # the date is cached now
+    statements: list[str] = []
+    engine = get_engine(app)
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        before = _calls(emulator)
+        response = connected.htmx_get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert response.headers["X-Salesforce-Card"] == "shown" and _calls(emulator) == before
+    assert len(statements) == 1 and "user_session" in statements[0], statements
+
+
+def test_the_reconnect_banner_follows_the_connection_at_once(connected, emulator, app):
+    """The banner's state is cached, and whatever marks the connection forgets it: a sync's
+    client that finds the refresh token revoked, then reconnecting."""
+    from webapp.integrations import salesforce_connection as connection
+    from webapp.salesforce.errors import ReconnectNeeded
+
+    assert 'id="salesforce-banner"' not in connected.get("/inbox").get_data(as_text=True)  # cached: connected
+    emulator.app.emulator.revoke_refresh_tokens()
+    emulator.app.emulator.expire_sessions()
+    client = connection.client_for(get_engine(app), app.extensions["vault"], 1, describe_cache=app.extensions["cache"])
+    with pytest.raises(ReconnectNeeded):
+        client.count("SELECT COUNT() FROM Account")
+    assert 'id="salesforce-banner"' in connected.get("/inbox").get_data(as_text=True)
+    assert connected.htmx_get(f"{CARD}?email=someone@example.com").headers["X-Salesforce-Card"] == "reconnect"
+    connect_with_oauth(connected, emulator)
+    assert 'id="salesforce-banner"' not in connected.get("/inbox").get_data(as_text=True)
+
+
+def test_partials_do_not_look_up_the_banner(connected, app, monkeypatch):
+    from webapp.integrations import salesforce_connection as connection
+
+    asked: list[int] = []
+    real = connection.cached_state
+    monkeypatch.setattr(connection, "cached_state", lambda engine, cache, ws: asked.append(ws) or real(engine, cache, ws))
+    connected.htmx_get(f"{CARD}?email=")  # no email: the card needs no state either
+    assert asked == []
+    connected.get("/inbox")
+    assert asked == [1]

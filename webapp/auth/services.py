@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from flask_login import UserMixin
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -87,26 +88,37 @@ def _token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+USER = User.__table__
+WORKSPACE = Workspace.__table__
+SESSION = UserSession.__table__
+_SESSION_USER = (
+    sa_select(USER.c.id, USER.c.email, USER.c.name, USER.c.role, WORKSPACE.c.id, WORKSPACE.c.name,
+              WORKSPACE.c.timezone, SESSION.c.last_seen_at)
+    .select_from(SESSION.join(USER, USER.c.id == SESSION.c.user_id).join(WORKSPACE, WORKSPACE.c.id == USER.c.workspace_id))
+    .where(SESSION.c.id == bindparam("session_id"), SESSION.c.revoked_at.is_(None))
+)
+_SEEN = update(SESSION).where(SESSION.c.id == bindparam("session_id")).values(last_seen_at=bindparam("now"))
+
+
 def load_session_user(token: str) -> SessionUser | None:
-    """The user of a live sign-in session, in one query, or None when it ended."""
+    """The user of a live sign-in session, in one query, or None when it ended. Every signed-in
+    request runs it: plain columns of a statement built once (SQLAlchemy reuses its compiled
+    form), not ORM rows, whose identity-mapped objects cost more than the query itself."""
     if not token or len(token) > 100:
         return None
-    # Its own short session: a request that then waits on Salesforce holds no connection.
-    with Session(get_engine()) as session:
-        row = session.exec(
-            select(User, Workspace, UserSession.last_seen_at)
-            .join(Workspace, Workspace.id == User.workspace_id)
-            .join(UserSession, UserSession.user_id == User.id)
-            .where(UserSession.id == _token_id(token), col(UserSession.revoked_at).is_(None))
-        ).first()
+    session_id = _token_id(token)
+    # A connection of its own, returned at once: a request that then waits on Salesforce holds none.
+    with get_engine().connect() as conn:
+        row = conn.execute(_SESSION_USER, {"session_id": session_id}).first()
         if row is None:
             return None
-        user, workspace, last_seen = row
+        user_id, email, name, role, workspace_id, workspace_name, timezone, last_seen = row
         now = utcnow()
         if now - as_utc(last_seen) > SEEN_EVERY:
-            session.exec(update(UserSession).where(UserSession.id == _token_id(token)).values(last_seen_at=now))
-            session.commit()
-        return replace(_session_user(user, workspace), session_token=token)
+            conn.execute(_SEEN, {"session_id": session_id, "now": now})
+            conn.commit()
+    return SessionUser(id=user_id, email=email, name=name, role=role, workspace_id=workspace_id,
+                       workspace_name=workspace_name, timezone=timezone, session_token=token)
 
 
 def start_session(session: Session, user: SessionUser, user_agent: str = "") -> SessionUser:

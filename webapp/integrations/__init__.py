@@ -45,11 +45,25 @@ def init_app(app) -> None:
         from flask import request
         from flask_login import current_user
 
-        from webapp.db import get_session
-        from webapp.integrations.salesforce_connection import connection_state
-
         if not (current_user.is_authenticated and current_user.is_admin):
             return {}
         if (request.endpoint or "").startswith(("settings.salesforce", "sync.")):
             return {}  # the page says so itself, once
-        return {"salesforce_reconnect": connection_state(get_session(), current_user.workspace_id) == "reconnect"}
+        return {"salesforce_reconnect": _Reconnect(app, current_user.workspace_id)}
+
+
+class _Reconnect:
+    """True while the workspace's Salesforce needs reconnecting; asked only when a template
+    tests it (pages do, partials such as the card do not), from the cached connection state."""
+
+    def __init__(self, app, workspace_id: int):
+        self.app, self.workspace_id, self._value = app, workspace_id, None
+
+    def __bool__(self) -> bool:
+        if self._value is None:
+            from webapp.db import get_engine
+            from webapp.integrations.salesforce_connection import cached_state
+
+            state = cached_state(get_engine(self.app), self.app.extensions["cache"], self.workspace_id)[0]
+            self._value = state == "reconnect"
+        return self._value

@@ -71,7 +71,7 @@ def _card(result, *, status: int = 200, attempt: int = 0, retry_in: float | None
         retry_in = card_service.retry_in(result, attempt)
     extra.setdefault("message", None)
     if "last_logged" not in extra and result.state == "shown" and result.email:
-        extra["last_logged"] = activity.last_logged_cached(get_session(), current_app.extensions["cache"],
+        extra["last_logged"] = activity.last_logged_cached(get_session, current_app.extensions["cache"],
                                                            current_user.workspace_id, result.email)
     response = make_response(
         render_template(

@@ -36,7 +36,7 @@ from webapp.crypto import Vault
 from webapp.integrations import card_cache, salesforce_choices
 from webapp.integrations.salesforce_choices import Chosen
 from webapp.integrations.live_lookups import Late, LiveLookups, Saturated
-from webapp.integrations.salesforce_connection import NotConnected, client_for
+from webapp.integrations.salesforce_connection import NotConnected, cached_state, client_for, forget_state
 from webapp.models import SalesforceConnection
 from webapp.money import format_money
 from webapp.salesforce import soql
@@ -399,31 +399,14 @@ class _Org:
     sf_user_id: str | None = None
 
 
-ORG_TTL = 10  # seconds a workspace's connection state is reused by cards
-
-
 def _org(services: CardServices, workspace_id: int) -> _Org:
     """The connection's state, cached briefly: a cache hit should not need the database."""
-    key = f"sfconn:v2:{workspace_id}"
-    cached = services.cache.get(key)
-    if cached is not None:
-        return _Org(*cached)
-    # A short session of its own: no database connection is held while Salesforce is awaited.
-    with Session(services.engine) as session:
-        row = session.execute(
-            select(
-                SalesforceConnection.state, SalesforceConnection.multi_currency, SalesforceConnection.org_currency,
-                SalesforceConnection.sf_user_id,
-            ).where(SalesforceConnection.workspace_id == workspace_id)
-        ).first()
-    org = _Org(*row) if row else _Org(None)
-    services.cache.set(key, (org.state, org.multi_currency, org.org_currency, org.sf_user_id), timeout=ORG_TTL)
-    return org
+    return _Org(*cached_state(services.engine, services.cache, workspace_id))
 
 
 def forget_connection_state(cache: BaseCache, workspace_id: int) -> None:
-    """Called when a connection changes, so cards notice at once rather than within ORG_TTL."""
-    cache.delete(f"sfconn:v2:{workspace_id}")
+    """Called when a connection changes, so cards and the banner notice at once."""
+    forget_state(cache, workspace_id)
 
 
 def lookup(services: CardServices, workspace_id: int, email: str, *, refresh: bool = False) -> CardResult:

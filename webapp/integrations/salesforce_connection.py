@@ -131,6 +131,36 @@ def get_view(session: Session, workspace_id: int) -> ConnectionView | None:
     )
 
 
+STATE_TTL = 10  # seconds a workspace's connection state is reused without asking the database
+
+
+def _state_key(workspace_id: int) -> str:
+    return f"sfconn:v2:{workspace_id}"
+
+
+def cached_state(engine: Engine, cache, workspace_id: int) -> tuple[str | None, bool, str | None, str | None]:
+    """(state, multi_currency, org_currency, sf_user_id), from the cache when it was read in the last few
+    seconds: for what every request shows (the card, the admin's reconnect banner). Whatever
+    changes the state forgets it (``forget_state``), so the TTL only bounds a missed change."""
+    key = _state_key(workspace_id)
+    cached = cache.get(key)
+    if cached is not None:
+        return tuple(cached)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(SalesforceConnection.state, SalesforceConnection.multi_currency, SalesforceConnection.org_currency,
+                   SalesforceConnection.sf_user_id)
+            .where(SalesforceConnection.workspace_id == workspace_id)
+        ).first()
+    value = (row[0], bool(row[1]), row[2], row[3]) if row else (None, False, None, None)
+    cache.set(key, value, timeout=STATE_TTL)
+    return value
+
+
+def forget_state(cache, workspace_id: int) -> None:
+    cache.delete(_state_key(workspace_id))
+
+
 def connection_state(session: Session, workspace_id: int) -> str | None:
     """``connected``, ``reconnect``, ``configured`` or None: cheap, for banners and the card."""
     return session.execute(
@@ -490,8 +520,9 @@ class DbTokenStore:
     """Token store that commits each change at once in its own transaction: a rotated refresh
     token must survive whatever happens to the caller's transaction."""
 
-    def __init__(self, engine: Engine, vault: Vault, connection_id: int):
+    def __init__(self, engine: Engine, vault: Vault, connection_id: int, *, state_changed=None):
         self.engine, self.vault, self.connection_id = engine, vault, connection_id
+        self.state_changed = state_changed or (lambda: None)  # drops the cached state (banner, card)
         self._usage_written = 0.0
 
     def _row(self, session: Session) -> SalesforceConnection:
@@ -517,10 +548,12 @@ class DbTokenStore:
         if token.refresh_token:
             values["refresh_token_enc"] = self.vault.encrypt(token.refresh_token)
         self._update(values)
+        self.state_changed()
 
     def reconnect_needed(self, reason: str) -> None:
         log.warning("salesforce reconnect needed", extra={"connection": self.connection_id, "reason": reason})
         self._update({"state": "reconnect", "last_error": reason, "last_error_at": utcnow()})
+        self.state_changed()
 
     def record_usage(self, usage: ApiUsage, *, now: bool = False) -> None:
         # At most every few seconds: a sync makes many calls and the figure moves slowly.
@@ -543,8 +576,11 @@ class DbTokenStore:
             session.commit()
 
 
-def client_for(engine: Engine, vault: Vault, workspace_id: int, *, describe_cache=None, **client_options) -> SalesforceClient:
-    """A client for the workspace's connection, or NotConnected / ReconnectNeeded."""
+def client_for(engine: Engine, vault: Vault, workspace_id: int, *, describe_cache=None, state_cache=None,
+               **client_options) -> SalesforceClient:
+    """A client for the workspace's connection, or NotConnected / ReconnectNeeded. A change of
+    the connection's state it makes (reconnect needed, a refreshed token) is forgotten from
+    ``state_cache`` (or ``describe_cache``), so banners and cards see it at once."""
     with Session(engine) as session:
         conn = _load(session, workspace_id)
         if conn is None or conn.state == "configured":
@@ -552,7 +588,9 @@ def client_for(engine: Engine, vault: Vault, workspace_id: int, *, describe_cach
         if conn.state == "reconnect":
             raise ReconnectNeeded(conn.last_error or "Salesforce needs to be reconnected.")
         app = _credentials(conn, vault)
-        store = DbTokenStore(engine, vault, conn.id)
+        cache = state_cache if state_cache is not None else describe_cache
+        store = DbTokenStore(engine, vault, conn.id, state_changed=None if cache is None else (
+            lambda: _forget_quietly(cache, workspace_id)))
         authenticator = auth.Authenticator(
             app, store, mode=conn.mode, session_seconds=conn.session_minutes * 60, lock_key=f"sf-conn-{conn.id}"
         )
@@ -568,6 +606,13 @@ def client_for(engine: Engine, vault: Vault, workspace_id: int, *, describe_cach
                               api_version=api_version, **client_options)
     client.token_store = store
     return client
+
+
+def _forget_quietly(cache, workspace_id: int) -> None:
+    try:
+        forget_state(cache, workspace_id)
+    except Exception:  # a cache outage must not fail a Salesforce call; the state expires anyway
+        log.warning("connection state not forgotten", exc_info=True)
 
 
 def rotate_secrets(session: Session, vault: Vault) -> int:

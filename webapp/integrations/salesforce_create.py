@@ -225,7 +225,8 @@ def accounts(services: CardServices, workspace_id: int, email: str, name: str = 
     by_domain, by_name = account_queries(domain, name)
 
     def work() -> AccountOptions:
-        client = client_for(services.engine, services.vault, workspace_id, timeout=CARD_TIMEOUT, retry=CARD_RETRY)
+        client = client_for(services.engine, services.vault, workspace_id, state_cache=services.cache,
+                            timeout=CARD_TIMEOUT, retry=CARD_RETRY)
         if by_domain:
             for r in client.query(by_domain):
                 host = _website_host(r.get("Website"))

@@ -8,6 +8,7 @@ import hashlib
 import uuid
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -200,14 +201,15 @@ def conversation_log(session: Session, workspace_id: int, message_ids: list[int]
 LAST_LOGGED_TTL = 60  # seconds; the card shows a date, and a card hit should not need the database
 
 
-def last_logged_cached(session: Session, cache, workspace_id: int, email: str) -> datetime | None:
-    """``last_logged``, kept briefly in the cache so that a cached card stays a cheap request."""
+def last_logged_cached(session: Callable[[], Session], cache, workspace_id: int, email: str) -> datetime | None:
+    """``last_logged``, kept briefly in the cache so that a cached card stays a cheap request
+    (``session`` is called only when the cache has no date, so a hit opens none)."""
     generation = cache.get(f"sflogged-gen:v1:{workspace_id}") or "0"
     digest = hashlib.sha256((email or "").strip().lower().encode()).hexdigest()
     key = f"sflogged:v1:{workspace_id}:{generation}:{digest}"
     value = cache.get(key)
     if value is None:
-        found = last_logged(session, workspace_id, email)
+        found = last_logged(session(), workspace_id, email)
         value = found.isoformat() if found else ""
         cache.set(key, value, timeout=LAST_LOGGED_TTL)
     return datetime.fromisoformat(value) if value else None

@@ -13,6 +13,9 @@ from tests.salesforce.sync.conftest import sync
 from webapp.clock import utcnow
 from webapp.db import get_engine
 from webapp.integrations import card_cache
+from webapp.salesforce.client import RetryPolicy
+from webapp.salesforce.sync import ledger
+from webapp.sync.execution import run_queued
 from webapp.models import (
     Contact, SalesforceConnection, SfAccount, SfContact, SfOpportunity, SyncCursor, SyncRecordError, SyncRun,
 )
@@ -225,3 +228,103 @@ def test_multi_currency_amounts_keep_their_currency(start_emulator, admin_client
         record = store.get("Opportunity", sf_id)
         assert currency == record["CurrencyIsoCode"]
         assert minor == round(record["Amount"] * (1 if currency == "JPY" else 100))
+
+
+def test_a_first_pass_whose_memory_of_ids_says_yes_to_everything_ends_the_same(connected, emulator, monkeypatch):
+    """A first pass remembers what it wrote in a fixed amount of memory, which may say "seen"
+    for a value it never saw; that only sends the writer to the database. Here it says so for
+    every id and address, on pages of 200, and the mirror and the inbox come out as always."""
+    from webapp.salesforce.sync import writer
+
+    monkeypatch.setattr(writer.Seen, "__contains__", lambda self, value: True)
+    engine = get_engine(connected)
+    requested = ledger.request_run(engine, 1, "manual")
+    outcome = run_queued(engine, connected.extensions["vault"], connected.extensions["cache"], requested.run_id,
+                         client_options={"retry": RetryPolicy(attempts=4, base_delay=0, max_delay=0), "sleep": lambda s: None},
+                         batch_size=200)
+    assert outcome.status == "succeeded"
+    store = emulator.app.emulator.store
+    live = [r for r in store.tables["Contact"].records if not r["IsDeleted"]]
+    assert _rows(connected, "SELECT count(*) FROM sf_contact WHERE NOT is_deleted")[0][0] == len(live)
+    assert _run(connected, requested.run_id).counts["Contact"]["created"] == len(live)
+    emails: dict[str, list] = {}
+    for r in live:
+        if r["Email"]:
+            emails.setdefault(r["Email"].lower(), []).append(r)
+    with Session(get_engine(connected)) as s:
+        by_email = {c.email_normalized: c for c in s.execute(select(Contact)).scalars()}
+    assert set(by_email) == set(emails)
+    for email, records in emails.items():
+        contact = by_email[email]
+        if len(records) == 1:
+            assert (contact.salesforce_id, contact.salesforce_matches) == (records[0]["Id"], 1), email
+        else:
+            assert (contact.salesforce_id, contact.salesforce_matches) == (None, len(records)), email
+
+
+def test_seen_never_forgets_and_stays_the_same_size():
+    from webapp.salesforce.sync.writer import Seen
+
+    seen = Seen()
+    size = len(seen._bits)
+    values = [f"003{i:015d}" for i in range(50_000)]
+    seen.update(values[:25_000])
+    for value in values[25_000:]:
+        seen.add(value)
+    assert all(v in seen for v in values)
+    assert len(seen._bits) == size
+    others = sum(f"001{i:015d}" in seen for i in range(20_000))
+    assert others < 200  # about 0.15 % at 50,000 values
+
+
+def test_a_full_pass_marks_purged_records_a_chunk_at_a_time(connected, emulator, monkeypatch):
+    from webapp.salesforce.sync import writer
+
+    sync(connected)
+    table = emulator.app.emulator.store.tables["Account"]
+    purged = [r for r in table.records if not r["IsDeleted"]][:7]
+    for record in purged:  # gone from the Recycle Bin too: only a full pass (or an id check) notices
+        table.records.remove(record)
+        table.all_by_stamp.discard(record)
+        table.live_by_stamp.discard(record)
+        del table.by_id[record["Id"]]
+    with get_engine(connected).begin() as conn:
+        conn.execute(update(SyncCursor.__table__).values(full_requested=True))
+    monkeypatch.setattr(writer, "CHUNK", 3)
+    run_id, _ = sync(connected)
+    counts = _run(connected, run_id).counts["Account"]
+    assert counts["mode"] == "full" and counts["deleted"] == 7
+    ids = ", ".join(f"'{r['Id']}'" for r in purged)
+    assert _rows(connected, f"SELECT count(*) FROM sf_account WHERE is_deleted AND sf_id IN ({ids})")[0][0] == 7
+
+
+def test_the_next_objects_query_goes_out_while_the_last_page_is_written(connected, monkeypatch):
+    """Fetching is pipelined across objects: the contacts query is sent before the accounts'
+    last page is written (here, while the writer holds that page until it sees the query)."""
+    import threading
+
+    from webapp.salesforce.client import SalesforceClient
+    from webapp.salesforce.sync import writer
+
+    contacts_asked = threading.Event()
+    order: list[str] = []
+    real_request, real_write = SalesforceClient.request, writer.PageWriter.write
+
+    def request(self, method, path, *args, **kwargs):
+        if " FROM Contact " in (kwargs.get("params") or {}).get("q", ""):
+            order.append("query Contact")
+            contacts_asked.set()
+        return real_request(self, method, path, *args, **kwargs)
+
+    def write(self, conn, spec, records, *args, **kwargs):
+        if spec.name == "Account":
+            contacts_asked.wait(30)  # only a deadline for the failure: the query is already out
+            order.append("write Account")
+        return real_write(self, conn, spec, records, *args, **kwargs)
+
+    monkeypatch.setattr(SalesforceClient, "request", request)
+    monkeypatch.setattr(writer.PageWriter, "write", write)
+    _, outcome = sync(connected)
+    assert outcome.status == "succeeded"
+    assert order[:2] == ["query Contact", "write Account"], order
+

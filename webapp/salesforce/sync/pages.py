@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from webapp.salesforce.client import SalesforceClient
@@ -43,15 +43,38 @@ _DONE = object()
 
 
 class Prefetch:
-    """Iterate pages; the next one is requested on a worker thread meanwhile."""
+    """Iterate pages; the next one is requested on a worker thread meanwhile (one page waits
+    in the queue, one is on its way: memory holds a couple of pages, whatever the query's size).
 
-    def __init__(self, client: SalesforceClient, soql: str, *, include_deleted: bool, budget: Budget, batch_size: int | None = None):
+    ``then``: the query to fetch once this one's last page has arrived, so a run's next object
+    is already on its way while this one's last page is written. ``soql`` may be a function
+    that builds the query when it goes out (building it may describe the object: a call, made
+    in turn and inside the budget)."""
+
+    def __init__(self, client: SalesforceClient, soql: str | Callable[[], str], *, include_deleted: bool, budget: Budget,
+                 batch_size: int | None = None, then: Prefetch | None = None):
         self.client, self.soql, self.include_deleted = client, soql, include_deleted
-        self.budget, self.batch_size = budget, batch_size
+        self.budget, self.batch_size, self.then = budget, batch_size, then
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._stop = threading.Event()
+        self._started = False
+        self._lock = threading.Lock()
         self.waited = 0.0  # seconds the caller spent waiting for Salesforce
         self._thread = threading.Thread(target=self._produce, name="sync-prefetch", daemon=True)
+
+    def start(self) -> None:
+        with self._lock:
+            if not self._started and not self._stop.is_set():
+                self._started = True
+                self._thread.start()
+
+    def close(self) -> None:
+        """Stop fetching (the pages not taken are dropped) and wait for the worker."""
+        with self._lock:
+            self._stop.set()
+            started = self._started
+        if started:
+            self._thread.join(timeout=70)
 
     def _put(self, item) -> bool:
         while not self._stop.is_set():
@@ -64,17 +87,20 @@ class Prefetch:
 
     def _produce(self) -> None:
         try:
-            pages = self.client.query_pages(self.soql, include_deleted=self.include_deleted, batch_size=self.batch_size)
+            soql = self.soql() if callable(self.soql) else self.soql
+            pages = self.client.query_pages(soql, include_deleted=self.include_deleted, batch_size=self.batch_size)
             while not self._stop.is_set():
                 self.budget.check(self.client)
                 page = next(pages, _DONE)
+                if page is _DONE and self.then is not None:
+                    self.then.start()  # every page of this query is here: the next one may go
                 if not self._put(page) or page is _DONE:
                     return
         except BaseException as exc:  # handed to the consumer, which raises it
             self._put(exc)
 
     def __iter__(self) -> Iterator[dict]:
-        self._thread.start()
+        self.start()
         try:
             while True:
                 started = time.perf_counter()
@@ -86,5 +112,4 @@ class Prefetch:
                     raise item
                 yield item
         finally:
-            self._stop.set()
-            self._thread.join(timeout=70)
+            self.close()

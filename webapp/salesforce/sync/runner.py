@@ -112,8 +112,7 @@ class SyncRunner:
                     if spec.deletable:
                         self._reconcile(spec, self.counts.setdefault(spec.name, _blank("reconcile")))
             else:
-                for spec in OBJECTS:
-                    self._sync_object(spec)
+                self._objects(OBJECTS)
                 if self.options.two_way is not None:
                     self._two_way()
                 if self.options.emails is not None:
@@ -156,7 +155,21 @@ class SyncRunner:
                 ).first()
         return row
 
-    def _sync_object(self, spec: ObjectSpec, counts: dict | None = None) -> None:
+    def _objects(self, specs) -> None:
+        """Pull these objects in turn; each one's query is sent as soon as the previous one's
+        last page has arrived, while that page is still being written."""
+        passes = [self._plan(spec) for spec in specs]
+        fetches: list[Prefetch] = []
+        for p in reversed(passes):
+            fetches.insert(0, self._prefetch(p, p.extra, then=fetches[0] if fetches else None))
+        try:
+            for p, fetch in zip(passes, fetches):
+                self._sync_object(p, fetch)
+        finally:
+            for fetch in fetches:
+                fetch.close()
+
+    def _plan(self, spec: ObjectSpec, counts: dict | None = None) -> _Pass:
         cursor = self._cursor(spec)
         now = self.clock()
         pass_id = cursor.pass_id
@@ -183,33 +196,49 @@ class SyncRunner:
             counts = self.counts.setdefault(spec.name, _blank("full" if pass_id else "incremental"))
         extra = clean_extra_fields(spec, self.options.extra_fields.get(spec.name, ())) if spec.extra_allowed else ()
         where = f" WHERE SystemModstamp {'>' if strictly_after else '>='} {soql.datetime_literal(start)}" if start else ""
+        return _Pass(spec, cursor, now, pass_id, extra, where, counts, stale)
+
+    def _prefetch(self, p: _Pass, extra, *, then: Prefetch | None = None) -> Prefetch:
+        def query() -> str:  # built when it goes out: what the user may read is known by then
+            fields = self._readable(p.spec, p.spec.select(self.options.context, extra), p.counts)
+            return f"SELECT {', '.join(fields)} FROM {p.spec.name}{p.where} ORDER BY SystemModstamp ASC"
+
+        return Prefetch(self.client, query, include_deleted=p.spec.deletable, budget=self.options.budget,
+                        batch_size=self.options.batch_size, then=then)
+
+    def _sync_object(self, p: _Pass | ObjectSpec, fetch: Prefetch | None = None, counts: dict | None = None) -> None:
+        if isinstance(p, ObjectSpec):
+            p = self._plan(p, counts)
+        spec, cursor, counts = p.spec, p.cursor, p.counts
+        fetch = fetch or self._prefetch(p, p.extra)
         try:
             try:
-                self._pull(spec, extra, where, pass_id, cursor_id=cursor.id, counts=counts)
+                self._pull(spec, p.extra, p.pass_id, fetch, cursor_id=cursor.id, counts=counts)
             except BadQuery as exc:
                 if exc.code != "INVALID_FIELD" or self.options.fields is None or not spec.field_security:
                     raise
                 # A field was hidden since the describe we kept: look again, then pull without it.
                 log.warning("field refused; describing again", extra={"object": spec.name, "error": str(exc)})
                 self.options.fields.recheck(spec.name)
-                self._pull(spec, extra, where, pass_id, cursor_id=cursor.id, counts=counts)
+                fetch = self._prefetch(p, p.extra, then=fetch.then)
+                self._pull(spec, p.extra, p.pass_id, fetch, cursor_id=cursor.id, counts=counts)
         except BadQuery as exc:
-            if not extra:
+            if not p.extra:
                 raise
             # A selected field was deleted or hidden in Salesforce: sync without the extras.
             log.warning("extra fields refused", extra={"object": spec.name, "error": str(exc)})
             counts["note"] = f"Extra fields skipped: {exc}"
-            self._pull(spec, (), where, pass_id, cursor_id=cursor.id, counts=counts)
+            self._pull(spec, (), p.pass_id, self._prefetch(p, (), then=fetch.then), cursor_id=cursor.id, counts=counts)
         with self.engine.begin() as conn:
-            values = {"last_success_at": now}
-            if pass_id is not None:
-                counts["deleted"] += self.writer.sweep(conn, spec, pass_id)
-                values.update(pass_id=None, pass_started_at=None, last_full_at=now, last_reconciled_at=now)
-                values["last_success_at"] = cursor.pass_started_at or now
+            values = {"last_success_at": p.now}
+            if p.pass_id is not None:
+                counts["deleted"] += self.writer.sweep(conn, spec, p.pass_id)
+                values.update(pass_id=None, pass_started_at=None, last_full_at=p.now, last_reconciled_at=p.now)
+                values["last_success_at"] = cursor.pass_started_at or p.now
             conn.execute(update(CURSOR).where(CURSOR.c.id == cursor.id).values(**values))
             self.publish(conn, spec.name)
         self.writer.flush_invalidations(self.invalidate)
-        if stale and pass_id is None and spec.deletable:
+        if p.stale and p.pass_id is None and spec.deletable:
             # Records deleted since the last success may have left the Recycle Bin already.
             self._reconcile(spec, counts)
 
@@ -267,16 +296,13 @@ class SyncRunner:
         """The SELECT list without what field-level security hides from the connected user."""
         if self.options.fields is None or not spec.field_security:
             return fields
+        self.options.budget.check(self.client)  # the select may describe the object: a call
         kept, hidden = self.options.fields.select(spec.name, fields)
         if hidden:
             counts["note"] = f"Hidden from the integration user: {', '.join(hidden)}."
         return tuple(kept)
 
-    def _pull(self, spec, extra, where, pass_id, *, cursor_id, counts) -> None:
-        fields = self._readable(spec, spec.select(self.options.context, extra), counts)
-        query = f"SELECT {', '.join(fields)} FROM {spec.name}{where} ORDER BY SystemModstamp ASC"
-        pages = Prefetch(self.client, query, include_deleted=spec.deletable, budget=self.options.budget,
-                         batch_size=self.options.batch_size)
+    def _pull(self, spec, extra, pass_id, pages: Prefetch, *, cursor_id, counts) -> None:
         try:
             for page in pages:
                 counts["total"] = max(counts.get("total") or 0, page.get("totalSize") or 0)
@@ -394,6 +420,20 @@ class SyncRunner:
                         counts["deleted"] += self.writer.mark_gone(conn, spec, gone)
                         self.publish(conn, spec.name)
                     self.writer.flush_invalidations(self.invalidate)
+
+
+@dataclass
+class _Pass:
+    """One object's part of a run, decided before its query is sent."""
+
+    spec: ObjectSpec
+    cursor: object  # its sync_cursor row as it was
+    now: datetime
+    pass_id: int | None  # a full pass: the run that started it
+    extra: tuple[str, ...]
+    where: str
+    counts: dict
+    stale: bool = False  # its last success is older than the Recycle Bin keeps deleted rows
 
 
 def _push_blank() -> dict:
