@@ -93,7 +93,7 @@ WORKSPACE = Workspace.__table__
 SESSION = UserSession.__table__
 _SESSION_USER = (
     sa_select(USER.c.id, USER.c.email, USER.c.name, USER.c.role, WORKSPACE.c.id, WORKSPACE.c.name,
-              WORKSPACE.c.timezone, SESSION.c.last_seen_at)
+              WORKSPACE.c.timezone, WORKSPACE.c.locale, SESSION.c.last_seen_at)
     .select_from(SESSION.join(USER, USER.c.id == SESSION.c.user_id).join(WORKSPACE, WORKSPACE.c.id == USER.c.workspace_id))
     .where(SESSION.c.id == bindparam("session_id"), SESSION.c.revoked_at.is_(None))
 )
@@ -112,13 +112,14 @@ def load_session_user(token: str) -> SessionUser | None:
         row = conn.execute(_SESSION_USER, {"session_id": session_id}).first()
         if row is None:
             return None
-        user_id, email, name, role, workspace_id, workspace_name, timezone, last_seen = row
+        user_id, email, name, role, workspace_id, workspace_name, timezone, locale, last_seen = row
         now = utcnow()
         if now - as_utc(last_seen) > SEEN_EVERY:
             conn.execute(_SEEN, {"session_id": session_id, "now": now})
             conn.commit()
     return SessionUser(id=user_id, email=email, name=name, role=role, workspace_id=workspace_id,
-                       workspace_name=workspace_name, timezone=timezone, session_token=token)
+                       workspace_name=workspace_name, timezone=timezone, locale=locale or "en_US",
+                       session_token=token)
 
 
 def start_session(session: Session, user: SessionUser, user_agent: str = "") -> SessionUser:
