@@ -52,6 +52,8 @@ class OwnAddresses:
         email = (email or "").strip().lower()
         return bool(email) and (email in self.addresses or domain_of(email) in self.domains)
 
+    __contains__ = is_ours  # "address in own"
+
     @property
     def entries(self) -> tuple[str, ...]:
         """Addresses and domains in one list, as the workspace settings write them."""

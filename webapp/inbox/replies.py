@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from webapp.addresses import InvalidAddress, normalize_email, own_addresses
+from webapp.addresses import InvalidAddress, OwnAddresses, normalize_email, own_addresses
 from webapp.analytics import freshness
 from webapp.clock import as_utc, utcnow
 from webapp.crypto import SecretUnreadable
@@ -109,15 +109,7 @@ def _split(value: str) -> list[str]:
     return [a.strip().lower() for a in (value or "").split(",") if a.strip()]
 
 
-class _Own:
-    def __init__(self, session: Session, workspace_id: int):
-        self.own = own_addresses(session, workspace_id)
-
-    def __contains__(self, address: str) -> bool:
-        return self.own.is_ours(address)
-
-
-def _customer(session: Session, conversation: Conversation, messages: list[Message], own: _Own) -> str:
+def _customer(session: Session, conversation: Conversation, messages: list[Message], own: OwnAddresses) -> str:
     if conversation.contact_id is not None:
         contact = session.get(Contact, conversation.contact_id)
         if contact is not None and contact.email and contact.email.lower() not in own:
@@ -132,7 +124,7 @@ def _customer(session: Session, conversation: Conversation, messages: list[Messa
     return ""
 
 
-def _cc(messages: list[Message], own: _Own, to: list[str]) -> list[str]:
+def _cc(messages: list[Message], own: OwnAddresses, to: list[str]) -> list[str]:
     """Everyone else the thread was between, in the order they first appear."""
     seen: dict[str, None] = {}
     for message in messages:
@@ -168,7 +160,7 @@ def prefill(session: Session, workspace_id: int, conversation_id: int, user_id: 
     text again with what happened."""
     conversation = owned(session, Conversation, workspace_id, conversation_id)
     messages = _messages(session, conversation.id)
-    own = _Own(session, workspace_id)
+    own = own_addresses(session, workspace_id)
     mailboxes = list_for(session, workspace_id)
     to = _customer(session, conversation, messages, own)
     mailbox = _came_through(messages, mailboxes)
